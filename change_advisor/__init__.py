@@ -1,0 +1,1 @@
+"""change_advisor: change-request risk scoring and CAB reports."""

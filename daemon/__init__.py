@@ -1,0 +1,1 @@
+"""aiopsd: the daemon that composes detectors, remediations and the change advisor."""

@@ -1,0 +1,1 @@
+"""The ``aiopsd`` command line: a root Typer app with one module per command group."""

@@ -1,0 +1,39 @@
+"""Anomaly detectors behind one interface, vectorised over many series."""
+
+from detectors.base import Detector, DetectorOutput, DetectorParams, State, direction_of
+from detectors.errors import (
+    DetectorError,
+    DetectorParamsError,
+    DetectorStateError,
+    DuplicateDetector,
+    UnknownDetector,
+)
+from detectors.registry import DetectorRegistry
+from detectors.robust import EwmaZScore
+
+DEFAULT_DETECTOR = "ewma"
+
+
+def builtin_registry() -> DetectorRegistry:
+    """A fresh registry holding every detector shipped with aiopsd, with the project's default set."""
+    registry = DetectorRegistry(default=DEFAULT_DETECTOR)
+    for cls in (EwmaZScore,):
+        registry.register(cls)
+    return registry
+
+
+__all__ = [
+    "DEFAULT_DETECTOR",
+    "Detector",
+    "DetectorError",
+    "DetectorOutput",
+    "DetectorParams",
+    "DetectorParamsError",
+    "DetectorRegistry",
+    "DetectorStateError",
+    "DuplicateDetector",
+    "State",
+    "UnknownDetector",
+    "builtin_registry",
+    "direction_of",
+]

@@ -1,0 +1,1 @@
+"""remediations: guarded runbooks executed through the Kubernetes API."""
