@@ -69,3 +69,48 @@ class Anomaly(Frozen):
     kind: Literal["point", "forecast", "alert"] = "point"
     symptom: str | None = None
     time_to_exhaustion: float | None = Field(None, description="Forecasts: seconds until capacity is reached.")
+
+
+ProblemStatus = Literal["open", "mitigating", "resolved", "closed"]
+Severity = Literal["info", "warning", "critical"]
+
+
+class RootCauseCandidate(Frozen):
+    entity: str = Field(description="EntityRef.key of the suspected cause.")
+    confidence: float = Field(ge=0, le=1)
+    reasons: list[str] = Field(default_factory=list, description="Why it ranks here, for people.")
+
+
+class ProblemSnapshot(Frozen):
+    """A problem as the rest of the system sees it at one moment (correlation owns the live object)."""
+
+    id: str
+    fingerprint: str = Field(description="Stable across restarts; keys tickets and knowledge.")
+    title: str
+    status: ProblemStatus
+    severity: Severity
+    opened_at: float
+    updated_at: float
+    resolved_at: float | None = None
+    entities: list[str] = Field(default_factory=list)
+    root_causes: list[RootCauseCandidate] = Field(default_factory=list)
+    symptoms: list[str] = Field(default_factory=list)
+    signature: str = Field("", description="Root-cause entity kind + symptom, e.g. 'deployment:memory_leak'.")
+    anomaly_count: int = 0
+    reopen_count: int = 0
+    linked_to: str | None = Field(None, description="An earlier problem this one recurs after (outside the window).")
+
+
+ProblemEventKind = Literal[
+    "opened", "updated", "mitigating", "action", "verified", "escalated", "resolved", "reopened", "closed", "merged"
+]
+
+
+class ProblemEvent(Frozen):
+    """Something happened to a problem: tickets, notifications and KPIs react to these."""
+
+    kind: ProblemEventKind
+    problem: ProblemSnapshot
+    ts: float
+    message: str
+    details: dict[str, str | float | int | bool | None] = Field(default_factory=dict)
