@@ -40,6 +40,8 @@ class DaemonSettings(StrictModel):
     state_dir: Path = Field(Path(".aiopsd"), description="Where the SQLite store and local state live.")
     listen: str = Field("127.0.0.1:9464", description="host:port of /healthz, /readyz, /metrics and the API.")
     instance_name: str = Field("aiopsd", description="Names this daemon in logs, tickets and the audit trail.")
+    api_token: SecretStr | None = Field(None, description="Bearer token of the HTTP API (not health/metrics).")
+    api_token_file: Path | None = Field(None, description="File holding the API bearer token.")
 
     @field_validator("listen")
     @classmethod
@@ -141,7 +143,18 @@ class SourcesSettings(StrictModel):
 
 class DetectionSettings(StrictModel):
     default_detector: str = Field("default", description="Detector used by queries that name none.")
-    threshold: float = Field(0.9, ge=0, le=1, description="Default score above which a point is anomalous.")
+    threshold: float | None = Field(
+        None, ge=0, le=1, description="Score above which a point is anomalous; default: the detector's own."
+    )
+    forecast_detector: str = Field(
+        "forecast", description="Detector run beside the main one on queries that set a capacity."
+    )
+    series_expiry: Duration = Field(
+        timedelta(minutes=10), description="A series absent this long is dropped with its detector state."
+    )
+    checkpoint_interval: Duration = Field(
+        timedelta(seconds=60), description="How often detector state is saved for a warm restart."
+    )
     training_window: Duration = Field(
         timedelta(days=1), description="History backfilled on start to warm the detectors."
     )

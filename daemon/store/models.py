@@ -46,7 +46,8 @@ class QueryStateRow(Base):
     query: Mapped[str] = mapped_column(String(64), primary_key=True)
     detector: Mapped[str] = mapped_column(String(64))
     config_hash: Mapped[str] = mapped_column(String(64))
-    last_ts: Mapped[float] = mapped_column(Float)
+    state_ts: Mapped[float] = mapped_column(Float)  # the detector state below includes points up to here
+    processed_ts: Mapped[float] = mapped_column(Float)  # anomalies are recorded up to here (never re-alerted)
     series: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     state: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[float] = mapped_column(Float)

@@ -1,0 +1,90 @@
+"""Reading and writing anomalies, pipeline checkpoints and the run log."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from daemon.domain import Anomaly
+from daemon.pipeline import PipelineCheckpoint
+from daemon.store.models import AnomalyRow, QueryStateRow, RunLogRow
+
+
+def _insert(session: Session) -> Any:
+    name = session.get_bind().dialect.name
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(AnomalyRow)
+
+
+def record_anomalies(session: Session, anomalies: Sequence[Anomaly]) -> int:
+    """Insert anomalies; a point already recorded (same series, time and kind) is left alone. Returns new rows."""
+    if not anomalies:
+        return 0
+    now = time.time()
+    rows = [a.model_dump() | {"detected_at": now} for a in anomalies]
+    stmt = _insert(session).on_conflict_do_nothing(index_elements=["source", "query", "series_key", "ts", "kind"])
+    return len(session.execute(stmt.returning(AnomalyRow.id), rows).all())
+
+
+def list_anomalies(
+    session: Session,
+    since: float | None = None,
+    until: float | None = None,
+    query: str | None = None,
+    min_score: float = 0.0,
+    limit: int = 200,
+) -> list[Anomaly]:
+    stmt = select(AnomalyRow).where(AnomalyRow.score >= min_score)
+    if since is not None:
+        stmt = stmt.where(AnomalyRow.ts >= since)
+    if until is not None:
+        stmt = stmt.where(AnomalyRow.ts <= until)
+    if query is not None:
+        stmt = stmt.where(AnomalyRow.query == query)
+    stmt = stmt.order_by(AnomalyRow.ts.desc(), AnomalyRow.id.desc()).limit(limit)
+    fields = set(Anomaly.model_fields)
+    return [
+        Anomaly.model_validate({k: v for k, v in vars(row).items() if k in fields}) for row in session.scalars(stmt)
+    ]
+
+
+def prune_anomalies(session: Session, older_than: float) -> int:
+    result = session.execute(delete(AnomalyRow).where(AnomalyRow.ts < older_than))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def load_checkpoint(session: Session, source: str, query: str) -> PipelineCheckpoint | None:
+    row = session.get(QueryStateRow, (source, query))
+    if row is None:
+        return None
+    return PipelineCheckpoint(row.detector, row.config_hash, row.state_ts, row.processed_ts, row.series, row.state)
+
+
+def save_cursor(session: Session, source: str, query: str, processed_ts: float) -> None:
+    """Advance only the alerting cursor (between full checkpoints)."""
+    row = session.get(QueryStateRow, (source, query))
+    if row is not None and processed_ts > row.processed_ts:
+        row.processed_ts = processed_ts
+        row.updated_at = time.time()
+
+
+def save_checkpoint(session: Session, source: str, query: str, cp: PipelineCheckpoint) -> None:
+    row = session.get(QueryStateRow, (source, query))
+    if row is None:
+        row = QueryStateRow(source=source, query=query)
+        session.add(row)
+    row.detector, row.config_hash = cp.detector, cp.config_hash
+    row.state_ts, row.processed_ts = cp.state_ts, cp.processed_ts
+    row.series, row.state, row.updated_at = cp.series, cp.state, time.time()
+
+
+def log_run(session: Session, **fields: Any) -> None:
+    session.add(RunLogRow(**fields))
+
+
+def recent_runs(session: Session, limit: int = 20) -> list[RunLogRow]:
+    return list(session.scalars(select(RunLogRow).order_by(RunLogRow.id.desc()).limit(limit)))
