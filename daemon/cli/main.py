@@ -21,3 +21,7 @@ for module in (config_cmds, run_cmds, anomaly_cmds):
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()
