@@ -74,6 +74,7 @@ class LocalPrometheus:
     workdir: Path
     scrape_targets: Sequence[str] = ()
     scrape_interval: str = "1s"
+    job: str = "local"
     port: int = field(default_factory=free_port)
     retention: str = "3650d"
     binary: str = "prometheus"
@@ -81,6 +82,9 @@ class LocalPrometheus:
     rule_files: Sequence[Path] = ()
     alertmanagers: Sequence[str] = ()
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.workdir = self.workdir.resolve()
 
     @property
     def url(self) -> str:
@@ -113,7 +117,7 @@ class LocalPrometheus:
     def _write_config(self) -> Path:
         config: dict[str, object] = {
             "global": {"scrape_interval": self.scrape_interval, "evaluation_interval": self.scrape_interval},
-            "scrape_configs": [{"job_name": "local", "static_configs": [{"targets": list(self.scrape_targets)}]}]
+            "scrape_configs": [{"job_name": self.job, "static_configs": [{"targets": list(self.scrape_targets)}]}]
             if self.scrape_targets
             else [],
         }
@@ -172,6 +176,16 @@ class LocalPrometheus:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+    def wait_for_scrape(self, timeout: float = 30.0) -> None:
+        """Block until every scrape target has been scraped once (``up`` has a sample for each)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            answer = httpx.get(f"{self.url}/api/v1/query", params={"query": "up == 1"}, timeout=5.0).json()
+            if len(answer.get("data", {}).get("result", [])) >= len(self.scrape_targets):
+                return
+            time.sleep(0.2)
+        raise LocalPrometheusError(f"targets {list(self.scrape_targets)} not scraped within {timeout}s")
 
     def reload(self) -> None:
         self._write_config()

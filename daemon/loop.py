@@ -169,7 +169,7 @@ class Daemon:
             if plan is None:
                 continue
             try:
-                raw = source.fetch_range(pipeline.query.promql, plan.start, plan.end, pipeline.step)
+                raw = source.fetch_range(pipeline.promql, plan.start, plan.end, pipeline.step)
             except SourceUnavailable as exc:
                 self._source_down(name, health, now, exc)
                 return out

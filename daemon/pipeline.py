@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import math
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,17 @@ from daemon.sources.base import RawSeries
 from detectors import Detector, DetectorOutput, DetectorRegistry, direction_of
 
 logger = logging.getLogger(__name__)
+_SELECTOR = re.compile(r"^\s*[a-zA-Z_:][a-zA-Z0-9_:]*\s*(\{[^{}]*\})?\s*$")
+
+
+def effective_promql(query: QuerySettings, step: float) -> str:
+    """The PromQL actually sent. A raw counter given as a plain selector is read as its last sample *within the
+    step*: Prometheus' lookback would otherwise repeat an old sample at a grid point no scrape reached yet, which
+    reads as a zero rate; a missing point is a gap, and the rate spans it."""
+    if query.kind == "counter" and _SELECTOR.match(query.promql):
+        # the range includes its left edge: one millisecond short of the step excludes the previous grid sample
+        return f"last_over_time({query.promql.strip()}[{round(step * 1000) - 1}ms])"
+    return query.promql
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,7 @@ class QueryPipeline:
         self._counter_value = np.empty(0)
         self._counter_ts = np.empty(0)
         self.threshold = query.threshold if query.threshold is not None else detection.threshold
+        self.promql = effective_promql(query, self.step)
         self.config_hash = self._config_hash()
 
     # -- construction ----------------------------------------------------------------------------------------
