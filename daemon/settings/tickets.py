@@ -157,8 +157,7 @@ class NotifySettings(StrictModel):
 
 class TicketsSettings(StrictModel):
     enabled: bool = True
-    system: DEFAULT_NOTIFY_EVENTS: tuple[ProblemEventKind, ...] = ("opened", "mitigating", "resolved")
-TicketSystemName = Field("builtin", description="Where tickets go; builtin keeps them in the store.")
+    system: TicketSystemName = Field("builtin", description="Where tickets go; builtin keeps them in the store.")
     policy: TicketPolicySettings = TicketPolicySettings()
     retry: RetrySettings = RetrySettings()
     timeout: Duration = Field(timedelta(seconds=10), description="Per HTTP call to a ticket system.")
