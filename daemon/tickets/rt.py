@@ -52,9 +52,6 @@ class RequestTracker:
         return ExternalTicket(external_id=str(item["id"]), url=self._ticket_url(str(item["id"])), status=status)
 
     def create(self, draft: TicketDraft) -> ExternalTicket:
-        existing = self.find(draft.fingerprint)
-        if existing is not None:
-            return existing
         tag = fingerprint_tag(draft.fingerprint)
         body: dict[str, object] = {
             "Queue": self._queue,
