@@ -9,14 +9,19 @@ import httpx
 from daemon.tickets.errors import TicketNotFound, TicketRejected, TicketSystemUnavailable
 
 
-def call(client: httpx.Client, system: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+def call(
+    client: httpx.Client, system: str, method: str, url: str, secret_url: bool = False, **kwargs: Any
+) -> httpx.Response:
     """One request; raises TicketSystemUnavailable (network, timeout, 5xx, 429), TicketNotFound (404) or
-    TicketRejected (other 4xx). Error texts carry the method, path and status, never credentials."""
+    TicketRejected (other 4xx). Error texts carry the method, URL and status, never credentials; with
+    ``secret_url`` (a webhook whose URL is its token) not even the URL."""
     try:
         response = client.request(method, url, **kwargs)
     except httpx.TransportError as exc:
+        url = "<secret URL>" if secret_url else url
         raise TicketSystemUnavailable(f"{system}: {method} {url} failed: {type(exc).__name__}: {exc}") from exc
     status = response.status_code
+    url = "<secret URL>" if secret_url else url
     if status >= 500 or status in (408, 429):
         raise TicketSystemUnavailable(f"{system}: {method} {url} answered {status}: {response.text[:300]}")
     if status == 404:
