@@ -144,6 +144,7 @@ class ProblemNotifier:
                 deferred += 1
                 continue
             note = Notification.model_validate({**row.payload, "ticket_url": url, "ticket_id": ticket_id})
+            self.outbox.begin_attempt(row.id)
             try:
                 channel.send(note)
             except TicketSystemUnavailable as exc:

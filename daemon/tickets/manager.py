@@ -165,6 +165,7 @@ class TicketManager:
         return FlushReport(done, retried, failed, self.outbox.pending(self.system.name), down)
 
     def _attempt(self, row: OutboxRow) -> str:
+        self.outbox.begin_attempt(row.id)  # row keeps the count from before: > 0 means an earlier try may have landed
         try:
             self._execute(row)
         except TicketSystemUnavailable as exc:

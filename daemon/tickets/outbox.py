@@ -103,15 +103,21 @@ class Outbox:
             if row is not None:
                 row.state, row.done_at, row.last_error = "done", self._clock(), None
 
-    def mark_retry(self, row_id: int, error: str, give_up_after: int | None = None) -> bool:
-        """Count a failed attempt and schedule the next; give up (state failed) after ``give_up_after`` tries.
+    def begin_attempt(self, row_id: int) -> None:
+        """Count the attempt before the call is made: if the process dies during or right after the call, the next
+        run sees ``attempts > 0`` and checks whether the call took effect instead of repeating it blindly."""
+        with self._store.session() as session:
+            row = session.get(OutboxRow, row_id)
+            if row is not None:
+                row.attempts += 1
 
-        Returns True if it will be retried."""
+    def mark_retry(self, row_id: int, error: str, give_up_after: int | None = None) -> bool:
+        """Record a failed attempt (counted by `begin_attempt`) and schedule the next; give up (state failed) after
+        ``give_up_after`` attempts. Returns True if it will be retried."""
         with self._store.session() as session:
             row = session.get(OutboxRow, row_id)
             if row is None:
                 return False
-            row.attempts += 1
             row.last_error = error[:2000]
             if give_up_after is not None and row.attempts >= give_up_after:
                 row.state = "failed"
@@ -119,9 +125,6 @@ class Outbox:
                 return False
             row.next_attempt_at = self._clock() + self._backoff.delay(row.attempts)
             return True
-
-    def mark_failed(self, row_id: int, error: str) -> None:
-        self.mark_retry(row_id, error, give_up_after=0)
 
     def defer(self, row_id: int, until: float) -> None:
         """Not a failure: the call waits for something else first (e.g. a rate limit)."""

@@ -86,6 +86,7 @@ class FlakySystem:
         self.lose_answers = 0
         self.calls: list[str] = []
         self.crash_after_create = False
+        self.crash_after_comment = False
 
     def _before(self, what: str) -> None:
         self.calls.append(what)
@@ -112,6 +113,8 @@ class FlakySystem:
     def comment(self, external_id: str, body: str, op_key: str) -> None:
         self._before("comment")
         self.inner.comment(external_id, body, op_key)
+        if self.crash_after_comment:
+            raise SystemExit("crash after the comment was posted")
         self._after("comment")
 
     def has_comment(self, external_id: str, op_key: str) -> bool:

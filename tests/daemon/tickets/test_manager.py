@@ -207,6 +207,33 @@ def test_a_call_whose_answer_was_lost_is_not_repeated(store: Store, clock: Clock
     assert "has_comment" in flaky.calls
 
 
+class NonDedupingSystem(BuiltinTicketSystem):
+    """Like most external systems: posting the same comment twice makes two comments."""
+
+    def comment(self, external_id: str, body: str, op_key: str) -> None:
+        super().comment(external_id, body, f"{op_key}#{len(comments(self._store))}")
+
+    def has_comment(self, external_id: str, op_key: str) -> bool:
+        with self._store.session() as session:
+            keys = session.scalars(select(BuiltinCommentRow.op_key))
+            return any(key.split("#")[0] == op_key for key in keys)
+
+
+def test_a_crash_right_after_a_comment_landed_does_not_repeat_it_after_restart(store: Store, clock: Clock):
+    flaky = FlakySystem(NonDedupingSystem(store, clock))
+    tm = manager(store, clock, flaky)
+    tm.handle(story()[0])
+    tm.handle(story()[1])
+    tm.flush()
+    flaky.crash_after_comment = True
+    tm.handle(story()[2])
+    with pytest.raises(SystemExit):
+        tm.flush()
+    restarted = manager(store, clock, NonDedupingSystem(store, clock))
+    restarted.flush()
+    assert len(comments(store)) == 2
+
+
 class RefusingSystem(BuiltinTicketSystem):
     def escalate(self, external_id: str, escalation: Escalation) -> None:
         raise TicketRejected("rt: PUT /ticket/1 answered 400: no such queue 'nope'")
