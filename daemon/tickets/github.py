@@ -8,12 +8,14 @@ A problem's issue carries the label ``aiopsd:<fingerprint>`` (hashed when the fi
 from __future__ import annotations
 
 import hashlib
+import logging
 
 import httpx
 
 from daemon.tickets.base import Escalation, ExternalTicket, TicketDraft, TicketStatus, op_marker
 from daemon.tickets.http import call, json_of
 
+logger = logging.getLogger(__name__)
 _MAX_LABEL = 50
 
 
@@ -58,7 +60,15 @@ class GitHubIssues:
             "labels": [*self._labels, fingerprint_label(draft.fingerprint), severity_label],
         }
         response = call(self._client, self.name, "POST", f"{self._repo_api}/issues", json=body)
-        return self._external(json_of(response, self.name))
+        issue = json_of(response, self.name)
+        labels = {str(label.get("name")) for label in issue.get("labels", []) if isinstance(label, dict)}
+        if fingerprint_label(draft.fingerprint) not in labels:
+            # GitHub silently drops labels without push access; then find() cannot see this issue after a restart
+            logger.error(
+                "GitHub dropped the label of issue #%s; give the token push access or tickets may be duplicated",
+                issue.get("number"),
+            )
+        return self._external(issue)
 
     def comment(self, external_id: str, body: str, op_key: str) -> None:
         text = f"{body}\n\n<!-- {op_marker(op_key)} -->"

@@ -9,15 +9,26 @@ configured on the ``httpx.Client`` given to the adapter (see `daemon.tickets.fac
 from __future__ import annotations
 
 import logging
+import re
 
 import httpx
 
 from daemon.tickets.base import Escalation, ExternalTicket, TicketDraft, TicketStatus, fingerprint_tag, op_marker
+from daemon.tickets.errors import TicketRejected
 from daemon.tickets.http import call, json_of
 
 logger = logging.getLogger(__name__)
 
 _PRIORITY = {"low": 10, "normal": 50, "high": 80, "urgent": 99}
+# RT answers an update with 200 and one message per field, failures included ("Queue nope does not exist")
+_REFUSAL = re.compile(
+    r"does not exist|isn't a valid|is not a valid|permission|could not|couldn't|can't|cannot|invalid", re.I
+)
+
+
+def _quoted(text: str) -> str:
+    """A value inside a single-quoted TicketSQL string."""
+    return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
 class RequestTracker:
@@ -40,7 +51,12 @@ class RequestTracker:
             self.name,
             "GET",
             f"{self._api}/tickets",
-            params={"query": f"Subject LIKE '{tag}'", "fields": "Subject,Status", "orderby": "id", "order": "ASC"},
+            params={
+                "query": f"Subject LIKE '{_quoted(tag)}'",
+                "fields": "Subject,Status",
+                "orderby": "id",
+                "order": "ASC",
+            },
         )
         items = [i for i in json_of(response, self.name).get("items", []) if tag in str(i.get("Subject", ""))]
         if not items:
@@ -89,7 +105,14 @@ class RequestTracker:
             page += 1
 
     def set_status(self, external_id: str, status: TicketStatus) -> None:
-        call(self._client, self.name, "PUT", f"{self._api}/ticket/{external_id}", json={"Status": status})
+        self._update(external_id, {"Status": status})
+
+    def _update(self, external_id: str, fields: dict[str, object]) -> None:
+        response = call(self._client, self.name, "PUT", f"{self._api}/ticket/{external_id}", json=fields)
+        messages = json_of(response, self.name)
+        refused = [str(m) for m in messages if _REFUSAL.search(str(m))] if isinstance(messages, list) else []
+        if refused:
+            raise TicketRejected(f"rt: updating ticket {external_id} with {sorted(fields)} was refused: {refused}")
 
     def escalate(self, external_id: str, escalation: Escalation) -> None:
         fields: dict[str, object] = {}
@@ -100,4 +123,4 @@ class RequestTracker:
         if escalation.assignee:
             fields["Owner"] = escalation.assignee
         if fields:
-            call(self._client, self.name, "PUT", f"{self._api}/ticket/{external_id}", json=fields)
+            self._update(external_id, fields)

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from daemon.settings.tickets import RetrySettings
 from daemon.store import Store
 from daemon.tickets.manager import TicketManager
+from daemon.tickets.models import OutboxRow
 from daemon.tickets.rt import RequestTracker
 from tests.daemon.tickets.helpers import T0, Clock, FlakySystem, event, make_store, story
 from tests.harness.rt import RTServer
@@ -141,3 +143,22 @@ def test_rt_down_for_a_while_loses_no_update_and_flushes_in_order(rt_server, rt_
     assert ticket["Status"] == "resolved"
     seqs = comment_seqs(rt_server, ticket["id"])
     assert len(seqs) == 5 and seqs == sorted(seqs)
+
+
+def test_escalation_rt_refuses_is_given_up_with_its_reason_and_later_comments_go_on(
+    rt_server, rt_client, store, fingerprint
+):
+    clock = Clock()
+    tm = rt_manager(store, RequestTracker(rt_client, rt_server.url), clock)
+    tm.handle(event("opened", T0, "x", fingerprint))
+    tm.handle(event("escalated", T0 + 10, "needs people", fingerprint, details={"queue": "no-such-queue"}))
+    tm.handle(event("updated", T0 + 20, "still bad", fingerprint))
+    for _ in range(3):
+        tm.flush()
+        clock.advance(60)
+    assert tm.flush().pending == 0
+    with store.session() as session:
+        [failed] = session.scalars(select(OutboxRow).where(OutboxRow.state == "failed"))
+    assert failed.kind == "escalate" and "Queue no-such-queue does not exist" in (failed.last_error or "")
+    [ticket] = rt_tickets(rt_server, fingerprint)
+    assert ticket["Status"] in ("new", "open") and len(comment_seqs(rt_server, ticket["id"])) == 2
