@@ -75,7 +75,8 @@ class TicketManager:
             and event.ts - problem.opened_at >= self._policy.min_persistence.total_seconds()
         )
 
-    def _key(self, event: ProblemEvent, op: str) -> str:
+    def operation_key(self, event: ProblemEvent, op: str) -> str:
+        """The idempotency key of one call made for one event (the same event delivered again gets the same keys)."""
         digest = hashlib.sha256(f"{event.kind}|{event.ts!r}|{event.message}".encode()).hexdigest()[:16]
         return f"{self.system.name}:{event.problem.fingerprint}:{digest}:{op}"
 
@@ -83,7 +84,7 @@ class TicketManager:
         """Record what the ticket should get for this event; never calls the ticket system."""
         fp = event.problem.fingerprint
         with self._store.session() as session:
-            if Outbox.exists(session, self._key(event, "event")):
+            if Outbox.exists(session, self.operation_key(event, "event")):
                 return  # this event was handled before (re-delivered after a restart)
             link = session.get(TicketLinkRow, (self.system.name, fp))
             ops = self._plan(event, link)
@@ -109,9 +110,11 @@ class TicketManager:
                     link.state = str(payload["status"])
                 link.seq += 1
                 self.outbox.enqueue(
-                    session, self.system.name, fp, kind, payload, self._key(event, f"{link.seq}-{kind}")
+                    session, self.system.name, fp, kind, payload, self.operation_key(event, f"{link.seq}-{kind}")
                 )
-            self.outbox.enqueue(session, self.system.name, fp, "event", {}, self._key(event, "event"), state="done")
+            self.outbox.enqueue(
+                session, self.system.name, fp, "event", {}, self.operation_key(event, "event"), state="done"
+            )
             link.problem_id, link.title, link.severity = event.problem.id, event.problem.title, event.problem.severity
             link.updated_at = self._clock()
 

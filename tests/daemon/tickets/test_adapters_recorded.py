@@ -112,3 +112,30 @@ def test_github_label_of_a_long_fingerprint_fits_the_50_character_limit():
 
     long = fingerprint_label("f" * 64)
     assert len(long) <= 50 and long.startswith("aiopsd:") and long != fingerprint_label("e" * 64)
+
+
+def test_jira_cloud_reconciles_an_existing_issue_and_does_not_repeat_a_comment_that_landed(tmp_path: Path):
+    """Jira v3 at the transport with recorded payloads: the create finds the issue by label (no POST /issue), and a
+    comment whose answer was a 503 is found among the issue's comments (ADF) instead of being posted again."""
+    store = make_store(tmp_path)
+    clock = Clock()
+    events = [event("opened", T0, "latency of cart above baseline"), event("updated", T0 + 15, "errors of cart rising")]
+    settings = TicketsSettings.model_validate(
+        {
+            "system": "jira",
+            "jira": {"url": "https://acme.atlassian.net", "project": "OPS", "api_version": 3, "token": "cloud-pat"},
+        }
+    )
+    probe = TicketManager(store, build_ticket_system(settings, make_store(tmp_path, "probe.db")), clock=clock)
+    op_key = probe.operation_key(events[1], "2-comment")  # the key the manager gives the comment of the second event
+    recording = Recording("jira_v3", {"op_key": op_key})
+    adapter = build_ticket_system(settings, store, clock, transport=httpx.MockTransport(recording.handler))
+    manager = TicketManager(store, adapter, clock=clock)
+    for ev in events:
+        manager.handle(ev)
+    assert manager.flush().system_down
+    clock.advance(60)
+    assert manager.flush().pending == 0
+    recording.assert_complete()
+    [link] = manager.links()
+    assert (link.external_id, link.url) == ("OPS-7", "https://acme.atlassian.net/browse/OPS-7")
