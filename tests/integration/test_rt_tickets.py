@@ -13,8 +13,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from daemon.settings import load_settings
 from daemon.settings.tickets import RetrySettings
 from daemon.store import Store
+from daemon.tickets.factory import build_ticket_manager
 from daemon.tickets.manager import TicketManager
 from daemon.tickets.models import OutboxRow
 from daemon.tickets.rt import RequestTracker
@@ -162,3 +164,17 @@ def test_escalation_rt_refuses_is_given_up_with_its_reason_and_later_comments_go
     assert failed.kind == "escalate" and "Queue no-such-queue does not exist" in (failed.last_error or "")
     [ticket] = rt_tickets(rt_server, fingerprint)
     assert ticket["Status"] in ("new", "open") and len(comment_seqs(rt_server, ticket["id"])) == 2
+
+
+def test_adapter_built_from_settings_with_an_auth_token_file_talks_to_rt(rt_server, tmp_path, fingerprint):
+    (tmp_path / "rt-token").write_text(rt_server.create_auth_token() + "\n")
+    config = tmp_path / "aiopsd.yaml"
+    config.write_text(
+        f"tickets:\n  system: rt\n  rt:\n    url: {rt_server.url}\n    token_file: {tmp_path / 'rt-token'}\n"
+    )
+    store = make_store(tmp_path)
+    tm = build_ticket_manager(load_settings(config, environ={}), store, clock=Clock())
+    tm.handle(event("opened", T0, "opened through a token", fingerprint))
+    assert tm.flush().done == 1
+    [ticket] = rt_tickets(rt_server, fingerprint)
+    assert tm.links()[0].external_id == ticket["id"]
