@@ -162,6 +162,9 @@ class TicketsSettings(StrictModel):
     retry: RetrySettings = RetrySettings()
     timeout: Duration = Field(timedelta(seconds=10), description="Per HTTP call to a ticket system.")
     flush_budget: Duration = Field(timedelta(seconds=5), description="Most time one tick's flush may spend.")
+    keep_done: Duration = Field(
+        timedelta(days=30), description="Finished calls are kept this long (re-delivered events are recognised)."
+    )
     rt: RTSettings | None = None
     jira: JiraSettings | None = None
     servicenow: ServiceNowSettings | None = None

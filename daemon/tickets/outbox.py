@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from daemon.store import Store
@@ -132,3 +132,10 @@ class Outbox:
             row = session.get(OutboxRow, row_id)
             if row is not None:
                 row.next_attempt_at = until
+
+    def prune(self, before: float) -> int:
+        """Forget finished calls older than ``before`` (and their event keys: events that old are not re-delivered).
+        Calls still pending or failed stay for people to see."""
+        with self._store.session() as session:
+            result = session.execute(delete(OutboxRow).where(OutboxRow.state == "done", OutboxRow.done_at < before))
+            return int(getattr(result, "rowcount", 0) or 0)

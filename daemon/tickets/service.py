@@ -39,9 +39,18 @@ class TicketingReport:
 
 
 class ProblemTicketing:
-    def __init__(self, tickets: TicketManager | None, notifier: ProblemNotifier) -> None:
+    def __init__(
+        self,
+        tickets: TicketManager | None,
+        notifier: ProblemNotifier,
+        clock: Callable[[], float] = time.time,
+        keep_done: float = 30 * 86400,
+    ) -> None:
         self.tickets = tickets
         self.notifier = notifier
+        self._clock = clock
+        self._keep_done = keep_done
+        self._pruned_at = 0.0
 
     def start(self) -> int:
         """Find tickets whose creation was cut short by a crash; 0 if the system is down (flush retries later)."""
@@ -60,7 +69,12 @@ class ProblemTicketing:
 
     def flush(self) -> TicketingReport:
         tickets = self.tickets.flush() if self.tickets is not None else FlushReport(0, 0, 0, 0, False)
-        return TicketingReport(tickets, self.notifier.flush())
+        report = TicketingReport(tickets, self.notifier.flush())
+        now = self._clock()
+        if now - self._pruned_at > 3600:  # hourly: finished calls older than keep_done are forgotten
+            self._pruned_at = now
+            self.notifier.outbox.prune(now - self._keep_done)
+        return report
 
 
 def build_ticketing(
@@ -71,4 +85,5 @@ def build_ticketing(
 ) -> ProblemTicketing:
     """From settings; ``tickets.enabled: false`` keeps notifications only."""
     manager = build_ticket_manager(settings, store, clock, transport) if settings.tickets.enabled else None
-    return ProblemTicketing(manager, build_notifier(settings.tickets, store, clock, transport))
+    notifier = build_notifier(settings.tickets, store, clock, transport)
+    return ProblemTicketing(manager, notifier, clock, settings.tickets.keep_done.total_seconds())

@@ -45,3 +45,34 @@ def test_ticket_system_down_at_start_does_not_stop_the_daemon(tmp_path: Path):
     assert ticketing.start() == 0  # the link exists without an id; the lookup fails, start goes on
     report = ticketing.flush()
     assert not report.healthy and report.tickets.pending == 1
+
+
+def test_finished_calls_are_pruned_after_keep_done_but_failed_ones_stay(tmp_path: Path):
+    from daemon.tickets.models import OutboxRow
+
+    store = make_store(tmp_path)
+    clock = Clock()
+    config = tmp_path / "aiopsd.yaml"
+    config.write_text("tickets:\n  keep_done: 1d\n")
+    ticketing = build_ticketing(load_settings(config, environ={}), store, clock)
+    for ev in story():
+        ticketing.handle(ev)
+    ticketing.flush()
+    with store.session() as session:
+        session.add(
+            OutboxRow(
+                channel="builtin",
+                fingerprint="fp-x",
+                kind="comment",
+                payload={},
+                op_key="k",
+                state="failed",
+                attempts=3,
+                next_attempt_at=T0,
+                created_at=T0,
+            )
+        )
+    clock.advance(2 * 86400)
+    ticketing.flush()
+    with store.session() as session:
+        assert [row.state for row in session.scalars(select(OutboxRow))] == ["failed"]
