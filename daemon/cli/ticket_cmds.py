@@ -55,12 +55,12 @@ def _pending(store: Store, system: str) -> dict[str, int]:
 @app.command("list")
 def list_tickets(
     config: Path = CONFIG_OPTION,
-    state: str = typer.Option(None, "--state", help="open or resolved; all if omitted"),
+    state: str = typer.Option(None, "--state", help="watching (no ticket yet), open or resolved; all if omitted"),
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """The tickets of problems in the configured system, newest first, with calls still waiting to be made."""
-    if state not in (None, "open", "resolved"):
-        typer.echo(f"--state: expected open or resolved, got {state!r}", err=True)
+    if state not in (None, "watching", "open", "resolved"):
+        typer.echo(f"--state: expected watching, open or resolved, got {state!r}", err=True)
         raise typer.Exit(2)
     settings, store = _open(config)
     system = settings.tickets.system
@@ -73,7 +73,7 @@ def list_tickets(
     rows = [
         {
             "fingerprint": link.fingerprint,
-            "ticket": link.external_id or "(creating)",
+            "ticket": link.external_id or ("-" if link.state == "watching" else "(creating)"),
             "state": link.state,
             "severity": link.severity,
             "pending": pending.get(link.fingerprint, 0),

@@ -95,7 +95,13 @@ class ProblemNotifier:
     def _ticket(self, fingerprint: str) -> tuple[bool, str, str]:
         """(a ticket is intended, its external id, its URL) for the problem, over all ticket systems."""
         with self._store.session() as session:
-            links = list(session.scalars(select(TicketLinkRow).where(TicketLinkRow.fingerprint == fingerprint)))
+            links = list(
+                session.scalars(
+                    select(TicketLinkRow).where(
+                        TicketLinkRow.fingerprint == fingerprint, TicketLinkRow.state != "watching"
+                    )
+                )
+            )
         for link in links:
             if link.external_id:
                 return True, link.external_id, link.url

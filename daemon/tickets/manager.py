@@ -25,11 +25,12 @@ from daemon.tickets.base import SEVERITY_RANK, Escalation, TicketDraft, TicketSt
 from daemon.tickets.errors import TicketNotFound, TicketRejected, TicketSystemUnavailable
 from daemon.tickets.models import OutboxRow, TicketLinkRow
 from daemon.tickets.outbox import Backoff, Outbox
-from daemon.tickets.render import event_comment, ticket_body, ticket_title
+from daemon.tickets.render import event_comment, story_line, ticket_body, ticket_title
 
 logger = logging.getLogger(__name__)
 
 _ENDING = frozenset({"resolved", "closed", "merged"})
+MAX_STORY = 50  # lines of a problem's story kept before its ticket opens
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,6 @@ class TicketManager:
             if Outbox.exists(session, self.operation_key(event, "event")):
                 return  # this event was handled before (re-delivered after a restart)
             link = session.get(TicketLinkRow, (self.system.name, fp))
-            ops = self._plan(event, link)
-            if not ops:
-                return
             if link is None:
                 link = TicketLinkRow(
                     system=self.system.name,
@@ -97,14 +95,21 @@ class TicketManager:
                     problem_id=event.problem.id,
                     title=event.problem.title,
                     severity=event.problem.severity,
-                    state="open",
+                    state="watching",  # no ticket yet: the story is kept until the problem is confirmed
                     external_id=None,
                     url="",
                     seq=0,
+                    story=[],
                     created_at=self._clock(),
                     updated_at=self._clock(),
                 )
                 session.add(link)
+            ops = self._plan(event, link)
+            if link.state == "watching":
+                if ops:
+                    link.state, link.story = "open", []
+                else:
+                    link.story = [*link.story[-(MAX_STORY - 1) :], story_line(event)]
             for kind, payload in ops:
                 if kind == "status":
                     link.state = str(payload["status"])
@@ -118,13 +123,13 @@ class TicketManager:
             link.problem_id, link.title, link.severity = event.problem.id, event.problem.title, event.problem.severity
             link.updated_at = self._clock()
 
-    def _plan(self, event: ProblemEvent, link: TicketLinkRow | None) -> list[tuple[str, dict[str, Any]]]:
+    def _plan(self, event: ProblemEvent, link: TicketLinkRow) -> list[tuple[str, dict[str, Any]]]:
         problem = event.problem
-        if link is None:
+        if link.state == "watching":
             if not self._confirmed(event):
                 return []
-            draft = {"title": ticket_title(problem), "body": ticket_body(event), "severity": problem.severity}
-            return [("create", draft)]
+            body = ticket_body(event, earlier=link.story)
+            return [("create", {"title": ticket_title(problem), "body": body, "severity": problem.severity})]
         comment = ("comment", {"body": event_comment(event)})
         if event.kind in ("resolved", "merged", "closed"):
             if link.state == "resolved":
@@ -250,7 +255,9 @@ class TicketManager:
             missing = list(
                 session.scalars(
                     select(TicketLinkRow.fingerprint).where(
-                        TicketLinkRow.system == self.system.name, TicketLinkRow.external_id.is_(None)
+                        TicketLinkRow.system == self.system.name,
+                        TicketLinkRow.external_id.is_(None),
+                        TicketLinkRow.state != "watching",
                     )
                 )
             )

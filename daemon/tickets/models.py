@@ -20,10 +20,11 @@ class TicketLinkRow(Base):
     problem_id: Mapped[str] = mapped_column(String(128))
     title: Mapped[str] = mapped_column(Text)
     severity: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(String(16))  # open | resolved: what the manager has asked for
+    state: Mapped[str] = mapped_column(String(16))  # watching (no ticket yet) | open | resolved: as asked for
     external_id: Mapped[str | None] = mapped_column(String(128), nullable=True)  # None until created and seen
     url: Mapped[str] = mapped_column(Text, default="")
     seq: Mapped[int] = mapped_column(Integer, default=0)  # numbers this problem's operations
+    story: Mapped[list[str]] = mapped_column(JSON, default=list)  # events seen before the ticket opened
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
 

@@ -17,7 +17,12 @@ def ticket_title(problem: ProblemSnapshot) -> str:
     return f"{problem.title} {fingerprint_tag(problem.fingerprint)}"
 
 
-def ticket_body(event: ProblemEvent) -> str:
+def story_line(event: ProblemEvent) -> str:
+    return f"{_when(event.ts)} {event.kind}: {event.message}"
+
+
+def ticket_body(event: ProblemEvent, earlier: list[str] | None = None) -> str:
+    """The ticket's first text: the problem as it stands, then its story so far (events before it was confirmed)."""
     problem = event.problem
     lines = [
         f"Problem {problem.id}: {problem.title}",
@@ -39,7 +44,7 @@ def ticket_body(event: ProblemEvent) -> str:
         lines.append("Symptoms: " + ", ".join(problem.symptoms))
     if problem.linked_to:
         lines.append(f"Recurs after problem {problem.linked_to}.")
-    lines += ["", f"{_when(event.ts)} {event.kind}: {event.message}"]
+    lines += ["", "Story:", *(earlier or []), story_line(event)]
     return "\n".join(lines)
 
 

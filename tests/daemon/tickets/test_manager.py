@@ -85,7 +85,10 @@ def test_problem_gets_a_ticket_only_after_it_persisted(store: Store, clock: Cloc
     assert tickets(store) == []
     tm.handle(event("updated", T0 + 60, "a minute now"))
     tm.flush()
-    assert len(tickets(store)) == 1
+    [ticket] = tickets(store)
+    story_lines = ticket.body.split("Story:\n", 1)[1].splitlines()
+    assert [line.split(" ", 2)[2] for line in story_lines] == ["opened: first", "updated: still", "updated: a minute now"]
+    assert comments(store) == []
 
 
 def test_flapping_problem_that_resolves_before_confirmation_never_gets_a_ticket(store: Store, clock: Clock):

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(128)),
         sa.Column("url", sa.Text, nullable=False),
         sa.Column("seq", sa.Integer, nullable=False),
+        sa.Column("story", sa.JSON, nullable=False),
         sa.Column("created_at", sa.Float, nullable=False),
         sa.Column("updated_at", sa.Float, nullable=False),
     )
