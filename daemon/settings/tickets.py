@@ -160,7 +160,9 @@ class TicketsSettings(StrictModel):
     system: TicketSystemName = Field("builtin", description="Where tickets go; builtin keeps them in the store.")
     policy: TicketPolicySettings = TicketPolicySettings()
     retry: RetrySettings = RetrySettings()
-    timeout: Duration = Field(timedelta(seconds=10), description="Per HTTP call to a ticket system.")
+    timeout: Duration = Field(
+        timedelta(seconds=5), description="Per HTTP call; a flush that finds the system down waits at most this long."
+    )
     flush_budget: Duration = Field(timedelta(seconds=5), description="Most time one tick's flush may spend.")
     keep_done: Duration = Field(
         timedelta(days=30), description="Finished calls are kept this long (re-delivered events are recognised)."

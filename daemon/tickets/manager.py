@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from daemon.domain import ProblemEvent
 from daemon.settings.tickets import RetrySettings, TicketPolicySettings
@@ -265,6 +264,7 @@ class TicketManager:
 
     # ---- reading ----
 
-    def links(self, session: Session | None = None) -> list[TicketLinkRow]:
-        with self._store.session() as own:
-            return list((session or own).scalars(select(TicketLinkRow).where(TicketLinkRow.system == self.system.name)))
+    def links(self) -> list[TicketLinkRow]:
+        """Every problem this manager keeps a ticket (or a story before one) for, in its system."""
+        with self._store.session() as session:
+            return list(session.scalars(select(TicketLinkRow).where(TicketLinkRow.system == self.system.name)))

@@ -87,7 +87,11 @@ def test_problem_gets_a_ticket_only_after_it_persisted(store: Store, clock: Cloc
     tm.flush()
     [ticket] = tickets(store)
     story_lines = ticket.body.split("Story:\n", 1)[1].splitlines()
-    assert [line.split(" ", 2)[2] for line in story_lines] == ["opened: first", "updated: still", "updated: a minute now"]
+    assert [line.split(" ", 2)[2] for line in story_lines] == [
+        "opened: first",
+        "updated: still",
+        "updated: a minute now",
+    ]
     assert comments(store) == []
 
 
