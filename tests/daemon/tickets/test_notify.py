@@ -200,3 +200,25 @@ def test_smtp_server_refusing_for_now_is_retried(store: Store, smtp_sink: SmtpSi
     clock.advance(10)
     assert notifier.flush().sent == 1
     assert smtp_sink.messages[0]["X-Aiopsd-Problem"] == "fp-cart"
+
+
+def test_slack_text_links_an_external_ticket_and_names_a_built_in_one():
+    from daemon.notify.base import Notification
+    from daemon.notify.webhook import slack_text
+
+    note = Notification(
+        kind="opened",
+        problem_id="p-1",
+        fingerprint="fp-cart",
+        title="cart latency",
+        severity="warning",
+        message="latency above baseline",
+        ts=T0,
+        ticket_url="https://rt.example.com/Ticket/Display.html?id=42",
+        ticket_id="42",
+    )
+    text = slack_text(note)
+    assert text.splitlines()[0] == ":rotating_light: *[WARNING] problem opened: cart latency*"
+    assert text.splitlines()[-1] == "Ticket: <https://rt.example.com/Ticket/Display.html?id=42|42>"
+    builtin = slack_text(note.model_copy(update={"ticket_url": "aiopsd://tickets/7", "ticket_id": "7"}))
+    assert builtin.splitlines()[-1] == "Ticket: 7 (`aiopsd tickets show fp-cart`)"
