@@ -48,5 +48,8 @@ test: venv debs-test cluster lint
 bench: venv debs-run
 	$(PY) benchmarks/tick.py
 
+bench-tickets: venv
+	$(PY) benchmarks/ticket_restarts.py
+
 clean:
 	rm -rf $(VENV) .aiopsd

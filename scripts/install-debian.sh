@@ -34,9 +34,10 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 stamp=/var/lib/apt/periodic/update-success-stamp
 if [[ ! -d /var/lib/apt/lists/partial ]] || [[ -z $(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1) ]]; then
-  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=900 update -qq
 fi
-apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# other engineers may be installing at the same time: wait for dpkg's lock instead of failing
+apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Stop anything a package started despite the policy (belt and braces), and keep it from starting at boot.
 for svc in prometheus prometheus-alertmanager prometheus-node-exporter postgresql exim4; do
   if command -v systemctl >/dev/null && systemctl is-enabled "$svc" >/dev/null 2>&1; then

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from daemon.cli import anomaly_cmds, config_cmds, demo_cmds, run_cmds
+from daemon.cli import (
+    anomaly_cmds,
+    config_cmds,
+    demo_cmds,
+    run_cmds,
+    ticket_cmds,
+)
 
 app = typer.Typer(
     name="aiopsd",
@@ -15,7 +21,14 @@ app = typer.Typer(
 )
 
 # one line per command group; each module's register() adds its commands to the root
-for module in (config_cmds, run_cmds, anomaly_cmds, demo_cmds):
+COMMAND_MODULES = (
+    config_cmds,
+    run_cmds,
+    anomaly_cmds,
+    demo_cmds,
+    ticket_cmds,
+)
+for module in COMMAND_MODULES:
     module.register(app)
 
 
