@@ -12,6 +12,7 @@ closed (no recurrence within ``reopen_window``). Every change is a `ProblemEvent
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable
 
 from daemon.correlation.errors import InvalidTransition, UnknownProblem
@@ -26,6 +27,7 @@ from daemon.topology.graph import Topology, anchor_of, kind_of
 logger = logging.getLogger(__name__)
 
 NODE_SUSPECT_SHARE = 0.5  # share of a node's pods that must be anomalous for the node to link them
+NODE_CONFINED_SHARE = 0.75  # share of a problem's anomalies on one node for it to count as that node's
 Details = dict[str, str | float | int | bool | None]
 
 
@@ -82,6 +84,9 @@ class ProblemCorrelator:
             elif kind == "reopened":
                 reopened.append(problem_id)
             touched[problem_id] = touched.get(problem_id, 0) + 1
+        for problem_id in list(touched):
+            self._refresh(self._problems[problem_id], now)
+        self._merge_shared_causes(touched, merged)
         events: list[ProblemEvent] = []
         for absorbed, into in merged:
             gone = self._problems.pop(absorbed)
@@ -89,8 +94,6 @@ class ProblemCorrelator:
             events.append(self._event("merged", gone, now, f"merged into {into}: they share a cause", {"into": into}))
             touched.setdefault(into, 0)
         for problem_id, count in touched.items():
-            if problem_id not in self._problems:
-                continue
             problem = self._problems[problem_id]
             self._refresh(problem, now)
             if problem_id in opened:
@@ -142,13 +145,11 @@ class ProblemCorrelator:
             if near:
                 matches.append((min(near), -problem.last_ts, problem))
         if matches:
+            # the nearest, then the most recently active; problems merge only when they share a root cause
             matches.sort(key=lambda m: (m[0], m[1], m[2].id))
-            oldest = min((m[2] for m in matches), key=lambda p: (p.opened_at, p.id))
-            for _, _, other in matches:
-                if other is not oldest:
-                    self._merge(other, oldest, merged)
-            self._attach(oldest, member, now)
-            return oldest.id, None
+            nearest = matches[0][2]
+            self._attach(nearest, member, now)
+            return nearest.id, None
         reopen_window = self.settings.reopen_window.total_seconds()
         for problem in sorted(self._problems.values(), key=lambda p: -(p.resolved_at or 0)):
             if problem.status != "resolved" or now - (problem.resolved_at or now) > reopen_window:
@@ -162,6 +163,41 @@ class ProblemCorrelator:
         if score < self.settings.open_min_score:
             return None, None
         return self._open(member, now).id, "opened"
+
+    def _merge_shared_causes(self, touched: dict[str, int], merged: list[tuple[str, str]]) -> None:
+        """Problems whose top root-cause candidate is the same entity are one problem: merge into the oldest."""
+        by_cause: dict[str, list[Problem]] = {}
+        for problem in self._problems.values():
+            if problem.status in ACTIVE and problem.candidates and problem.merged_into is None:
+                by_cause.setdefault(problem.candidates[0].entity, []).append(problem)
+        for node, group in self._confined_to_suspect_nodes().items():
+            by_cause.setdefault(node, []).extend(p for p in group if p not in by_cause.get(node, []))
+        for group in by_cause.values():
+            if len(group) < 2 or not any(p.id in touched for p in group):
+                continue
+            group.sort(key=lambda p: (p.opened_at, p.id))
+            for other in group[1:]:
+                self._merge(other, group[0], merged)
+                touched.pop(other.id, None)
+            touched.setdefault(group[0].id, 0)
+
+    def _confined_to_suspect_nodes(self) -> dict[str, list[Problem]]:
+        """Active problems whose anomalies all sit on one node that most of whose pods are anomalous."""
+        groups: dict[str, list[Problem]] = {}
+        for problem in self._problems.values():
+            if problem.status not in ACTIVE or problem.merged_into is not None:
+                continue
+            counts = Counter(m.node for m in problem.members if m.node)
+            if counts:
+                node, count = counts.most_common(1)[0]
+                if count >= NODE_CONFINED_SHARE * len(problem.members):
+                    groups.setdefault(node, []).append(problem)
+        active = [p for p in self._problems.values() if p.status in ACTIVE]
+        return {
+            node: group
+            for node, group in groups.items()
+            if len(group) >= 2 and self._suspect_nodes(active, next(m for m in group[0].members if m.node == node))
+        }
 
     def _suspect_nodes(self, active: list[Problem], member: Member) -> set[str]:
         """Nodes most of whose pods, of several workloads, are anomalous now: a path through them is a real one."""

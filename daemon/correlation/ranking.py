@@ -54,6 +54,9 @@ def rank_root_causes(
             hosts[m.node].append(m)
     anomalous_units = set(own)
     upstream_of = {u: topology.upstream_of(u) for u in anomalous_units}
+    # a node that hosts the only anomalous pods of several workloads looks like their common cause
+    confined = {u: ms[0].node for u, ms in own.items() if ms[0].node and all(m.node == ms[0].node for m in ms)}
+    shared_hosts = {n for n in hosts if sum(1 for u in confined if confined[u] == n) >= 2}
 
     scored: list[tuple[float, str, Factors, list[str]]] = []
     for candidate in sorted(anomalous_units | set(hosts)):
@@ -61,15 +64,16 @@ def rank_root_causes(
         is_hub = kind_of(candidate) in HUB_KINDS
         if is_hub:
             explained = {m.key for m in hosts.get(candidate, [])} | {m.key for m in mine}
-            host_units = {m.unit for m in hosts.get(candidate, []) if m.unit != candidate}
-            upstream = 1.0 if len(host_units) >= 2 else 0.0
+            upstream = 1.0 if candidate in shared_hosts else 0.0
         else:
             explained = {m.key for m in members if m.unit == candidate or candidate in upstream_of[m.unit]}
             upstream = 0.0 if upstream_of.get(candidate, set()) & anomalous_units else 1.0
+            if upstream and confined.get(candidate) in shared_hosts:
+                upstream = 0.5
         coverage = len(explained) / len(members)
         if is_hub and not mine:
             onset_ts = min(m.ts for m in hosts[candidate])
-            magnitude = 0.0
+            magnitude = max(m.score for m in hosts[candidate])
         else:
             onset_ts = min(m.ts for m in mine)
             magnitude = max(m.score for m in mine)
@@ -92,10 +96,14 @@ def rank_root_causes(
 def _reasons(f: Factors, delay: float, explained: int, total: int, changes: list[str], is_hub: bool) -> list[str]:
     out = [f"explains {explained} of {total} anomalies"]
     out.append("earliest onset" if delay <= 0 else f"onset {delay:.0f}s after the first anomaly")
-    if f.upstream:
-        out.append("hosts anomalous pods of several workloads" if is_hub else "no anomalous dependency upstream of it")
+    if is_hub:
+        out.append("the only anomalous pods of several workloads run here" if f.upstream else "hosts few of them")
+    elif f.upstream == 1.0:
+        out.append("no anomalous dependency upstream of it")
+    elif f.upstream:
+        out.append("its anomalous pods share a node with other anomalous workloads")
     else:
-        out.append("depends on an anomalous service" if not is_hub else "its pods belong to one workload")
+        out.append("depends on an anomalous service")
     if f.magnitude:
         out.append(f"peak anomaly score {f.magnitude:.2f}")
     out.extend(f"recent change: {what}" for what in changes)

@@ -115,6 +115,15 @@ class _Graph:
                 for _ in range(rng.randint(2, 3))
             ]
 
+    def near(self, names: set[str], hops: int = 2) -> set[str]:
+        """Services within ``hops`` dependency hops (either way) of these: where incidents would blur."""
+        out = set(names)
+        frontier = set(names)
+        for _ in range(hops):
+            frontier = {x for n in frontier for x in (*self.deps[n], *self.callers[n])} - out
+            out |= frontier
+        return out
+
     def deploy(self, name: str) -> str:
         return f"deployment/{self.ns}/{name}"
 
@@ -177,20 +186,20 @@ def generate_scenario(
         duration = rng.randint(6, 14)
         symptom = rng.choice(SYMPTOMS)
         if rng.random() < node_fault_share:
-            node = rng.choice([n for n in graph.nodes if n not in taken] or graph.nodes)
-            taken.add(node)
+            placed = _node_fault(rng, graph, taken)
+            if placed is None:
+                continue
+            node, hit = placed
             roots[incident] = node
-            hit: set[str] = set()
-            for name in graph.names:
+            taken.update(hit)
+            for name in sorted(hit):
                 for pod, pod_node in graph.pods[name]:
-                    if pod_node != node or name in taken:
+                    if pod_node != node:
                         continue
-                    hit.add(name)
                     delay = rng.randint(0, 1) * tick
                     for k in range(duration):
                         if rng.random() < 0.85:
                             emit(name, pod, node, start + delay + k * tick, rng.uniform(0.7, 0.95), symptom, incident)
-            taken.update(hit)
             continue
         affected = _blast_radius(rng, graph, taken)
         if affected is None:
@@ -243,10 +252,19 @@ def _blast_radius(rng: random.Random, graph: _Graph, taken: set[str]) -> dict[st
                         affected[caller] = hop
                         nxt.append(caller)
             frontier = nxt
-        near = set(affected) | {d for a in affected for d in graph.deps[a]} | {c for a in affected for c in graph.callers[a]}
-        if near & taken:
+        if graph.near(set(affected)) & taken:
             continue
         return affected
+    return None
+
+
+def _node_fault(rng: random.Random, graph: _Graph, taken: set[str]) -> tuple[str, set[str]] | None:
+    """A node whose workloads are not near any earlier incident: all its pods go bad together."""
+    for _ in range(20):
+        node = rng.choice(graph.nodes)
+        hit = {name for name in graph.names for _, pod_node in graph.pods[name] if pod_node == node}
+        if len(hit) >= 2 and not graph.near(hit) & taken:
+            return node, hit
     return None
 
 
