@@ -124,7 +124,9 @@ class ProblemCorrelator:
                 node = anchor
             entities = tuple(sorted(set(anomaly.entities.values())))
             symptom = anomaly.symptom or anomaly.query
-            out.append((Member(key, anomaly.ts, anchor, unit, node, entities, anomaly.score, symptom, anomaly.query), anomaly))
+            out.append(
+                (Member(key, anomaly.ts, anchor, unit, node, entities, anomaly.score, symptom, anomaly.query), anomaly)
+            )
         return out
 
     def _place(
@@ -356,11 +358,8 @@ class ProblemCorrelator:
             return
         ids = {e.problem.id for e in events}
         changed = [self._problems[i] for i in ids if i in self._problems]
-        changed += [self._closed_or_merged(e) for e in events if e.problem.id not in self._problems]
-        self.repository.save([p for p in changed if p is not None], events)
-
-    def _closed_or_merged(self, event: ProblemEvent) -> Problem | None:
-        return self._gone.pop(event.problem.id, None)
+        changed += [self._gone.pop(i) for i in ids if i not in self._problems and i in self._gone]
+        self.repository.save(changed, events)
 
     def _adopt(self, problem: Problem) -> None:
         self._problems[problem.id] = problem

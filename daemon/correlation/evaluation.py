@@ -31,9 +31,7 @@ class ReplayResult:
             if pid is not None:
                 members[pid].append(index)
         problems = [
-            {**snap, "anomaly_indices": members.get(pid, [])}
-            for pid, snap in self.problems.items()
-            if pid in members
+            {**snap, "anomaly_indices": members.get(pid, [])} for pid, snap in self.problems.items() if pid in members
         ]
         out: dict[str, Any] = {"scenario": self.scenario.name, "problems": problems}
         if self.scenario.truth is not None:

@@ -35,7 +35,7 @@ class Factors:
     change: float
 
     def total(self) -> float:
-        return sum(WEIGHTS[name] * getattr(self, name) for name in WEIGHTS)
+        return float(sum(WEIGHTS[name] * float(getattr(self, name)) for name in WEIGHTS))
 
 
 def rank_root_causes(

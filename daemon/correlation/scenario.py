@@ -208,14 +208,18 @@ def generate_scenario(
         roots[incident] = graph.deploy(root)
         taken.update(affected)
         if rng.random() < 0.5:
-            changes.append(ChangeSpec(entity=graph.deploy(root), ts=start - rng.uniform(30, 600), what="new ReplicaSet"))
+            changes.append(
+                ChangeSpec(entity=graph.deploy(root), ts=start - rng.uniform(30, 600), what="new ReplicaSet")
+            )
         for name, hop in affected.items():
             delay = tick * (hop * rng.choice((1, 1, 2)) if hop else 0)
             peak = (0.97 if hop == 0 else 0.9 - 0.08 * hop) + rng.uniform(-0.05, 0.03)
             for pod, node in graph.pods[name][: rng.randint(1, len(graph.pods[name]))]:
                 for k in range(duration - hop):
                     if rng.random() < 0.8:
-                        emit(name, pod, node, start + delay + k * tick, peak + rng.uniform(-0.1, 0.05), symptom, incident)
+                        emit(
+                            name, pod, node, start + delay + k * tick, peak + rng.uniform(-0.1, 0.05), symptom, incident
+                        )
     horizon = t0 + tick * (12 + 6 * incidents + 16)
     for index in range(background):
         name = rng.choice(graph.names)
@@ -224,7 +228,9 @@ def generate_scenario(
         roots[incident] = graph.deploy(name)
         emit(name, pod, node, t0 + rng.uniform(0, horizon - t0), rng.uniform(0.5, 0.9), rng.choice(SYMPTOMS), incident)
     for _ in range(max(1, services // 10)):  # decoy changes that explain nothing
-        changes.append(ChangeSpec(entity=graph.deploy(rng.choice(graph.names)), ts=t0 + rng.uniform(0, 600), what="config change"))
+        changes.append(
+            ChangeSpec(entity=graph.deploy(rng.choice(graph.names)), ts=t0 + rng.uniform(0, 600), what="config change")
+        )
     order = sorted(range(len(anomalies)), key=lambda i: (anomalies[i].ts, i))
     topology = graph.spec().model_copy(update={"changes": changes})
     return Scenario(
