@@ -132,8 +132,8 @@ class Topology:
             if kind_of(owner) in WORKLOAD_KINDS:
                 return owner
         if kind_of(key) == "service":
-            for pod in self.related(key, "selects"):
-                workload = self.workload_of(pod)
+            for selected in self.related(key, "selects"):
+                workload = self.workload_of(selected)
                 if workload:
                     return workload
         return None
@@ -169,7 +169,7 @@ class Topology:
     def _aliases(self, key: str) -> set[str]:
         """A unit and the services in front of it: dependencies may be declared on either."""
         unit = self.unit_of(key)
-        aliases = {key, unit}
+        aliases = {key, unit, *self.related(unit, "selects", "in")}
         for pod in self._pods_of(unit):
             aliases.update(self.related(pod, "selects", "in"))
         return aliases
