@@ -1,0 +1,1 @@
+"""HTTP API routers of the daemon; the application mounts them (and adds authentication)."""
