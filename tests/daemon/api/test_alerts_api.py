@@ -12,7 +12,7 @@ from daemon.api.alerts import alerts_router
 from daemon.correlation import ProblemCorrelator
 from daemon.topology import Topology
 
-NOW = 1_714_564_830.0  # 2024-05-01T11:20:30Z
+NOW = 1_714_564_830.0  # 2024-05-01T12:00:30Z
 
 PAYLOAD: dict[str, Any] = {
     "receiver": "aiopsd",
@@ -69,7 +69,7 @@ def test_firing_alerts_become_alert_anomalies(client: TestClient, inbox: AlertIn
     assert a.entities == {"namespace": "namespace//shop", "pod": "pod/shop/cart-7d9f8c6b5-x2k4q"}
     assert a.score == 1.0
     assert a.series_key == "a1b2c3d4e5f60718"
-    assert a.ts == 1_714_564_800.0  # arrival bucketed to 11:20:00Z, not before startsAt 11:19:58Z
+    assert a.ts == 1_714_564_800.0  # arrival bucketed to 12:00:00Z (startsAt 11:19:58Z is older)
     assert inbox.drain() == []
 
 
