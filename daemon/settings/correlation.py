@@ -74,10 +74,11 @@ class TopologySettings(StrictModel):
 class CorrelationSettings(StrictModel):
     topology: TopologySettings = TopologySettings()
     group_window: Duration = Field(
-        timedelta(minutes=5), description="An anomaly joins a problem whose last anomaly is at most this old."
+        timedelta(seconds=90),
+        description="An anomaly joins a problem whose last anomaly is at most this old (benchmarks/correlation.py).",
     )
     max_distance: int = Field(
-        2, ge=0, le=6, description="Topology hops (dependencies, pod-on-node) within which anomalies are related."
+        1, ge=0, le=6, description="Topology hops (dependencies, pod-on-node) within which anomalies are related."
     )
     quiet_period: Duration = Field(
         timedelta(minutes=5), description="A problem resolves only after this long without anomalies (hysteresis)."
