@@ -109,6 +109,16 @@ def restarts(count: int, seed: int = 0) -> dict[str, Any]:
     }
 
 
+def burst() -> dict[str, Any]:
+    """Every anomaly of a 1,000-service, 40-incident scenario arriving in one tick (an alert storm)."""
+    scenario = generate_scenario(services=1000, incidents=40, background=100, seed=5)
+    correlator = ProblemCorrelator(scenario.build_topology(), CorrelationSettings(), tick=scenario.tick)
+    started = time.perf_counter()
+    correlator.observe(scenario.anomalies, max(a.ts for a in scenario.anomalies))
+    elapsed = time.perf_counter() - started
+    return {"anomalies": len(scenario.anomalies), "seconds": elapsed, "problems": len(correlator.problems())}
+
+
 def _correlator(scenario: Scenario, store: Store, settings: CorrelationSettings) -> ProblemCorrelator:
     return ProblemCorrelator(scenario.build_topology(), settings, SqlProblemRepository(store), scenario.tick)
 
@@ -182,6 +192,11 @@ def markdown(summary: list[dict[str, Any]], restart: dict[str, Any]) -> str:
         f"through a SQLite store: {restart['problems_with_restarts']} problems vs "
         f"{restart['problems_without_restarts']} without restarts, {restart['duplicate_fingerprints']} duplicate "
         f"fingerprints, identical to the uninterrupted run: {restart['identical_to_uninterrupted_run']}.",
+        "",
+        "## Alert storm",
+        "",
+        f"{restart['storm']['anomalies']} anomalies of 1,000 services in one tick: "
+        f"{restart['storm']['seconds']:.2f} s, {restart['storm']['problems']} problems.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -199,6 +214,8 @@ def main() -> None:
     rows, pooled = quality(args.seeds, args.first_seed)
     print(f"restarts: {args.restarts} at random ticks", file=sys.stderr)
     restart = restarts(args.restarts)
+    storm = burst()
+    restart["storm"] = storm
     summary = summarise(rows, pooled)
     md = markdown(summary, restart)
     args.out.mkdir(parents=True, exist_ok=True)

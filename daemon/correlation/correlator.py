@@ -88,10 +88,14 @@ class ProblemCorrelator:
             self._refresh(self._problems[problem_id], now)
         self._merge_shared_causes(touched, merged)
         events: list[ProblemEvent] = []
+        for absorbed, _ in merged:
+            self._gone[absorbed] = self._problems.pop(absorbed)
         for absorbed, into in merged:
-            gone = self._problems.pop(absorbed)
-            self._gone[absorbed] = gone
+            while into not in self._problems and into in self._gone:  # merged on into a third problem
+                into = self._gone[into].merged_into or into
+            gone = self._gone[absorbed]
             events.append(self._event("merged", gone, now, f"merged into {into}: they share a cause", {"into": into}))
+            touched.pop(absorbed, None)
             touched.setdefault(into, 0)
         for problem_id, count in touched.items():
             problem = self._problems[problem_id]
@@ -174,10 +178,13 @@ class ProblemCorrelator:
                 by_cause.setdefault(problem.candidates[0].entity, []).append(problem)
         for node, group in self._confined_to_suspect_nodes().items():
             by_cause.setdefault(node, []).extend(p for p in group if p not in by_cause.get(node, []))
-        for group in by_cause.values():
+        for candidates in by_cause.values():
+            # a problem can sit in two groups (same top cause, and on a failing node): merge each only once
+            group = sorted(
+                {p.id: p for p in candidates if p.merged_into is None}.values(), key=lambda p: (p.opened_at, p.id)
+            )
             if len(group) < 2 or not any(p.id in touched for p in group):
                 continue
-            group.sort(key=lambda p: (p.opened_at, p.id))
             for other in group[1:]:
                 self._merge(other, group[0], merged)
                 touched.pop(other.id, None)

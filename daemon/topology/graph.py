@@ -20,7 +20,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from daemon.domain import EntityRef
 
@@ -71,6 +71,8 @@ class Topology:
     changes: list[Change] = field(default_factory=list)
     labels: dict[str, dict[str, str]] = field(default_factory=dict)
     selectors: dict[str, dict[str, str]] = field(default_factory=dict)
+    # derived answers (units, upstream sets) are cached until the graph changes
+    _cache: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     # -- building -------------------------------------------------------------------------------------------------
     def add_entity(self, key: str, labels: dict[str, str] | None = None) -> None:
@@ -84,10 +86,13 @@ class Topology:
             raise ValueError(f"unknown relation kind {kind!r}; expected one of {list(RELATION_KINDS)}")
         self.add_entity(source)
         self.add_entity(target)
+        if self._out[source].get(target) != kind:
+            self._cache.clear()
         self._out[source][target] = kind
         self._in[target][source] = kind
 
     def remove_relation(self, source: str, target: str) -> None:
+        self._cache.clear()
         self._out.get(source, {}).pop(target, None)
         self._in.get(target, {}).pop(source, None)
 
@@ -140,7 +145,10 @@ class Topology:
 
     def unit_of(self, key: str) -> str:
         """The entity that stands for ``key`` in a dependency graph: a workload, else the key itself."""
-        return self.workload_of(key) or key
+        cached = self._cache.get(("unit", key))
+        if cached is None:
+            cached = self._cache[("unit", key)] = self.workload_of(key) or key
+        return str(cached)
 
     def node_of(self, key: str) -> str | None:
         nodes = self.related(key, "runs_on")
@@ -156,6 +164,9 @@ class Topology:
 
     def upstream_of(self, key: str, limit: int = 6) -> set[str]:
         """Every unit reachable along depends_on from ``key`` (what it transitively calls), within ``limit`` hops."""
+        cached = self._cache.get(("upstream", f"{limit}:{key}"))
+        if cached is not None:
+            return set(cached)
         seen: set[str] = set()
         frontier = {self.unit_of(key)}
         for _ in range(limit):
@@ -164,6 +175,7 @@ class Topology:
                 break
             seen |= frontier
         seen.discard(self.unit_of(key))
+        self._cache[("upstream", f"{limit}:{key}")] = frozenset(seen)
         return seen
 
     def _aliases(self, key: str) -> set[str]:

@@ -189,3 +189,18 @@ def test_open_min_score_keeps_weak_anomalies_from_opening_problems() -> None:
     c.observe([anomaly("redis-0", T0 + TICK, 0.9, query="errors")], T0 + TICK)
     events = c.observe([anomaly("cart-def34-ccccc", T0 + 2 * TICK, 0.5)], T0 + 2 * TICK)
     assert kinds(events) == ["updated"]  # weak, but it joins an existing problem
+
+
+def test_an_alert_storm_in_one_tick_lands_every_anomaly_in_exactly_one_problem() -> None:
+    from daemon.correlation import anomaly_key
+    from daemon.correlation.scenario import generate_scenario
+
+    # regression: chains of merges within one tick (B into A, A into D) once lost track of the survivors
+    scenario = generate_scenario(services=1000, incidents=40, background=100, seed=5)
+    c = ProblemCorrelator(scenario.build_topology(), tick=TICK)
+    events = c.observe(scenario.anomalies, max(a.ts for a in scenario.anomalies))
+    live = {p.id for p in c.problems()}
+    assert {c.problem_of(anomaly_key(a)) for a in scenario.anomalies} == live
+    assert sum(p.snapshot().anomaly_count for p in c.problems()) == len(scenario.anomalies)
+    merged = [e for e in events if e.kind == "merged"]
+    assert merged and all(e.details["into"] in live for e in merged)
