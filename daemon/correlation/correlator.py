@@ -369,6 +369,8 @@ class ProblemCorrelator:
         self.repository.save(changed, events)
 
     def _adopt(self, problem: Problem) -> None:
+        """A problem loaded from the store; its anomalies' relations go back into the topology."""
         self._problems[problem.id] = problem
         for member in problem.members:
             self._member_of[member.key] = problem.id
+            add_from_entities(self.topology, {kind_of(k): k for k in member.entities})

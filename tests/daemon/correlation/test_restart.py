@@ -79,3 +79,17 @@ def test_restarts_at_random_points_give_the_same_problems_as_one_run(tmp_path: P
     restarted = run(set(random.Random(1).sample(range(len(times)), 8)), tmp_path / "b")
     assert restarted == baseline
     assert len({f for f, _, _ in baseline}) == len(baseline)  # no duplicate fingerprints
+
+
+def test_a_restart_without_a_topology_rebuilds_relations_from_stored_anomalies(tmp_path: Path) -> None:
+    from daemon.topology import Topology
+
+    s = store(tmp_path)
+    first = ProblemCorrelator(Topology(), SETTINGS, SqlProblemRepository(s), tick=TICK)
+    first.observe([anomaly("cart-def34-ccccc", T0, workload="deployment/cart", node="worker-1")], T0)
+    topology = Topology()
+    second = ProblemCorrelator(topology, SETTINGS, SqlProblemRepository(s), tick=TICK)
+    assert topology.workload_of("pod/shop/cart-def34-ccccc") == "deployment/shop/cart"
+    # another pod of the same deployment joins the loaded problem
+    events = second.observe([anomaly("cart-def34-ddddd", T0 + TICK, workload="deployment/cart")], T0 + TICK)
+    assert [e.kind for e in events] == ["updated"]
