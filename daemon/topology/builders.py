@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping
+from typing import Protocol
 
 from daemon.domain import EntityRef
 from daemon.settings.correlation import RequestEdgeQuerySettings, TopologySettings
@@ -113,4 +114,20 @@ def add_request_edges(
         if dst not in topology.related(src, "depends_on"):
             topology.add_relation(src, "depends_on", dst)
             added += 1
+    return added
+
+
+class InstantQuery(Protocol):
+    """What the topology needs from a metric source: run an instant PromQL query, get (labels, value) pairs."""
+
+    def __call__(self, promql: str) -> list[tuple[dict[str, str], float]]: ...
+
+
+def refresh_request_edges(topology: Topology, settings: TopologySettings, query: InstantQuery) -> int:
+    """Run every configured request-metrics query and add the dependencies found; returns edges added."""
+    added = 0
+    for edge_query in settings.request_edges:
+        added += add_request_edges(topology, edge_query, query(edge_query.promql))
+    if added:
+        logger.info("request metrics added %d service dependencies", added)
     return added

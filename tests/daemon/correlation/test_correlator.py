@@ -6,7 +6,7 @@ import pytest
 
 from daemon.correlation import InvalidTransition, ProblemCorrelator, UnknownProblem
 from daemon.settings.correlation import CorrelationSettings
-from tests.daemon.correlation.factory import T0, TICK, anomaly, shop
+from tests.daemon.correlation.factory import T0, TICK, anomaly, node_anomaly, shop
 
 SETTINGS = CorrelationSettings(
     group_window=timedelta(minutes=5), quiet_period=timedelta(minutes=2), reopen_window=timedelta(minutes=30)
@@ -204,3 +204,16 @@ def test_an_alert_storm_in_one_tick_lands_every_anomaly_in_exactly_one_problem()
     assert sum(p.snapshot().anomaly_count for p in c.problems()) == len(scenario.anomalies)
     merged = [e for e in events if e.kind == "merged"]
     assert merged and all(e.details["into"] in live for e in merged)
+
+
+def test_a_node_anomaly_links_the_pods_on_it_and_ranks_the_node_first() -> None:
+    c = correlator()
+    c.observe([node_anomaly("worker-1", T0, 0.99)], T0)
+    events = c.observe(
+        [anomaly("checkout-jkl78-fffff", T0 + TICK, 0.8), anomaly("catalog-ghi56-eeeee", T0 + TICK, 0.8)],
+        T0 + TICK,
+    )
+    assert [e.kind for e in events] == ["updated"]
+    (problem,) = c.problems()
+    assert problem.candidates[0].entity == "node//worker-1"
+    assert problem.candidates[0].reasons[:2] == ["explains 3 of 3 anomalies", "earliest onset"]

@@ -11,6 +11,7 @@ from daemon.topology import (
     add_request_edges,
     infer_owner,
     link_selected_pods,
+    refresh_request_edges,
     selector_matches,
 )
 
@@ -78,3 +79,20 @@ def test_request_metrics_add_dependencies_above_the_rate_floor() -> None:
     assert add_request_edges(topo, query, samples) == 1
     assert topo.related("deployment/shop/web", "depends_on") == ["deployment/shop/cart"]
     assert add_request_edges(topo, query, samples) == 0
+
+
+def test_refresh_runs_each_configured_query() -> None:
+    settings = TopologySettings.model_validate(
+        {"request_edges": [{"promql": "sum by (source_workload, destination_workload) (rate(x[5m]))", "kind": "service",
+                            "source_namespace_label": "ns", "target_namespace_label": "ns"}]}
+    )  # fmt: skip
+    asked: list[str] = []
+
+    def query(promql: str) -> list[tuple[dict[str, str], float]]:
+        asked.append(promql)
+        return [({"source_workload": "web", "destination_workload": "cart", "ns": "shop"}, 2.0)]
+
+    topo = Topology()
+    assert refresh_request_edges(topo, settings, query) == 1
+    assert asked == [settings.request_edges[0].promql]
+    assert topo.related("service/shop/web", "depends_on") == ["service/shop/cart"]
