@@ -11,7 +11,7 @@ export AIOPSD_CACHE ?= $(HOME)/.cache/aiopsd
 RUN_DEBS := prometheus
 TEST_DEBS := $(RUN_DEBS) prometheus-alertmanager request-tracker5 rt5-standalone rt5-db-sqlite postgresql chromium
 
-.PHONY: run test venv debs-run debs-test cluster lint unit integration bench clean
+.PHONY: run test venv debs-run debs-test cluster lint unit integration bench bench-correlation clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ bench: venv debs-run
 
 bench-tickets: venv
 	$(PY) benchmarks/ticket_restarts.py
+
+bench-correlation: venv
+	$(PY) benchmarks/correlation.py
 
 clean:
 	rm -rf $(VENV) .aiopsd

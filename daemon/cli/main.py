@@ -8,6 +8,7 @@ from daemon.cli import (
     anomaly_cmds,
     config_cmds,
     demo_cmds,
+    problem_cmds,
     run_cmds,
     ticket_cmds,
 )
@@ -26,6 +27,7 @@ COMMAND_MODULES = (
     run_cmds,
     anomaly_cmds,
     demo_cmds,
+    problem_cmds,
     ticket_cmds,
 )
 for module in COMMAND_MODULES:

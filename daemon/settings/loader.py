@@ -26,6 +26,7 @@ from daemon.settings.core import (
     SourcesSettings,
     StoreSettings,
 )
+from daemon.settings.correlation import CorrelationSettings
 from daemon.settings.tickets import TicketsSettings
 
 ENV_PREFIX = "AIOPSD_"
@@ -53,6 +54,7 @@ class Settings(BaseSettings):
     detection: DetectionSettings = DetectionSettings()
     logging: LoggingSettings = LoggingSettings()
     tickets: TicketsSettings = TicketsSettings()
+    correlation: CorrelationSettings = CorrelationSettings()
 
     @classmethod
     def settings_customise_sources(
