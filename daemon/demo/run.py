@@ -14,7 +14,7 @@ from typing import Any
 from daemon.app import build_application
 from daemon.demo.exporter import ShopControl, serve_shop, shop_history
 from daemon.demo.workload import WORKLOADS, Shop
-from daemon.domain import Anomaly
+from daemon.domain import Anomaly, ProblemEvent
 from daemon.localprom import LocalPrometheus, free_port
 from daemon.loop import TickReport
 from daemon.settings import Settings
@@ -51,6 +51,17 @@ class DemoReporter:
             self._report(a)
         if report.degraded:
             self.echo(f"{format_time(now)}  ! degraded sources: {', '.join(report.degraded)}")
+
+    def on_events(self, events: Sequence[ProblemEvent]) -> None:
+        for event in events:
+            if event.kind not in ("opened", "resolved", "reopened", "merged", "mitigating", "verified", "escalated"):
+                continue
+            p = event.problem
+            line = f"{format_time(event.ts)}  PROBLEM    {event.kind:<9} {p.title} [{p.severity}]"
+            if event.kind in ("opened", "reopened") and p.root_causes:
+                top = p.root_causes[0]
+                line += f"\n{' ' * 22}  root cause: {top.entity} ({top.confidence:.0%}): {'; '.join(top.reasons[:2])}"
+            self.echo(line)
 
     def _report(self, a: Anomaly) -> None:
         key = (a.query, a.series_key, a.kind)
@@ -131,7 +142,8 @@ def run_demo(
         settings = demo_settings(config, prom.url, workdir / "state", None)
         if not _port_free(settings.daemon.listen):
             settings = demo_settings(config, prom.url, workdir / "state", f"127.0.0.1:{free_port()}")
-        app = build_application(settings)
+        reporter = DemoReporter(shop, echo)
+        app = build_application(settings, on_events=reporter.on_events)
         assert app.http is not None
         app.http.start()
         echo(f"  aiopsd      http://{settings.daemon.listen}/metrics  /readyz  (tick every "
@@ -139,7 +151,6 @@ def run_demo(
         echo("  faults to come:")
         for fault in shop.faults:
             echo(f"    +{fault.start:>4.0f}s  {fault.name} in {fault.target}: {fault.description}")
-        reporter = DemoReporter(shop, echo)
         daemon = app.daemon
         deadline = None if duration is None else time.monotonic() + duration
 

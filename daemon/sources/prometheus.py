@@ -90,6 +90,16 @@ class PrometheusSource:
             raise QueryError(f"{self.name}: query {promql!r}: unexpected answer ({exc})") from exc
         return result
 
+    def instant(self, promql: str) -> list[tuple[dict[str, str], float]]:
+        """An instant query: (labels, value) per result series (used for topology from request metrics)."""
+        try:
+            result: list[dict[str, Any]] = self._client.custom_query(promql, timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise SourceUnavailable(f"{self.name}: cannot reach {self.settings.url}: {type(exc).__name__}") from exc
+        except PrometheusApiClientException as exc:
+            raise QueryError(f"{self.name}: query {promql!r} was rejected: {str(exc)[:400]}") from exc
+        return [(dict(item["metric"]), float(item["value"][1])) for item in result]
+
     def check(self) -> bool:
         try:
             return bool(self._client.check_prometheus_connection())

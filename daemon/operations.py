@@ -1,0 +1,98 @@
+"""The stage after detection: anomalies (and Alertmanager alerts) become problems, problems drive tickets and
+notifications. One ``on_tick`` per daemon tick, with or without anomalies, so quiet periods resolve problems."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from daemon.alerts import AlertInbox
+from daemon.correlation.correlator import ProblemCorrelator
+from daemon.domain import Anomaly, ProblemEvent
+from daemon.problems.repository import SqlProblemRepository
+from daemon.settings import Settings
+from daemon.store import Store
+from daemon.tickets.service import ProblemTicketing, TicketingReport, build_ticketing
+from daemon.topology import Topology
+from daemon.topology.builders import InstantQuery, add_from_settings, refresh_request_edges
+
+logger = logging.getLogger(__name__)
+EDGE_REFRESH = 300.0  # seconds between refreshes of service dependencies learnt from request metrics
+
+
+class ProblemStage:
+    """Correlation, then tickets. Ticket calls run on one worker thread so a slow ticket system never delays a
+    tick; the outbox in the store keeps every update until it is delivered."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        instant_query: InstantQuery | None = None,
+        clock: Callable[[], float] = time.time,
+        on_events: Callable[[Sequence[ProblemEvent]], None] | None = None,
+    ) -> None:
+        self.topology = Topology()
+        add_from_settings(self.topology, settings.correlation.topology)
+        self.correlator = ProblemCorrelator(
+            self.topology,
+            settings.correlation,
+            SqlProblemRepository(store),
+            tick=settings.daemon.interval.total_seconds(),
+        )
+        self.inbox = AlertInbox()
+        self.ticketing: ProblemTicketing = build_ticketing(settings, store, clock)
+        self.instant_query = instant_query
+        self.on_events = on_events
+        self.writes_enabled = threading.Event()  # only the leader writes tickets; set by the application
+        self.writes_enabled.set()
+        self._settings = settings
+        self._flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aiopsd-tickets")
+        self._flush: Future[object] | None = None
+        self._edges_at = -1e18
+        self._started = False
+        self.last_report: TicketingReport | None = None
+
+    def on_tick(self, anomalies: Sequence[Anomaly], now: float) -> None:
+        if not self._started:
+            self._started = True
+            self._submit(self.ticketing.start)
+        if self.instant_query is not None and now - self._edges_at >= EDGE_REFRESH:
+            self._edges_at = now
+            refresh_request_edges(self.topology, self._settings.correlation.topology, self.instant_query)
+        events = self.correlator.observe([*anomalies, *self.inbox.drain()], now)
+        self.publish(events)
+        self._submit(self.ticketing.flush)
+
+    def publish(self, events: Sequence[ProblemEvent]) -> None:
+        """Record events for tickets and notifications (also used by remediation for its own events)."""
+        for event in events:
+            self.ticketing.handle(event)
+        if self.on_events is not None and events:
+            self.on_events(events)
+
+    def _submit(self, job: Callable[[], object]) -> None:
+        if not self.writes_enabled.is_set():
+            return
+        if self._flush is not None and not self._flush.done():
+            return  # the previous flush is still talking to the ticket system
+        if self._flush is not None:
+            try:
+                result = self._flush.result()
+            except Exception:  # a flush must never take the loop down; the outbox retries next tick
+                logger.exception("ticket flush failed")
+            else:
+                if isinstance(result, TicketingReport):
+                    self.last_report = result
+        self._flush = self._flusher.submit(job)
+
+    def close(self) -> None:
+        if self._flush is not None:
+            self._flush.result()
+        if self.writes_enabled.is_set():
+            self.last_report = self.ticketing.flush()
+        self._flusher.shutdown(wait=True)
