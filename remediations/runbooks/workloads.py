@@ -212,7 +212,9 @@ class RaiseLimitsParams(RunbookParams):
     container: str | None = Field(None, description="Container name; may be omitted when the pod has one.")
     memory: str | None = Field(None, description="New memory limit, e.g. 768Mi.")
     cpu: str | None = Field(None, description="New CPU limit, e.g. 1500m.")
-    factor: float = Field(1.5, gt=1, le=4, description="Used when memory/cpu are not given: current limit × factor.")
+    factor: float = Field(
+        1.5, gt=1, le=4, description="When neither memory nor cpu is given: every current limit × factor."
+    )
     max_memory: str = Field("8Gi", description="Never raise memory above this.")
     max_cpu: str = Field("4", description="Never raise CPU above this.")
 
@@ -269,7 +271,8 @@ class RaiseLimits(Runbook):
             ("cpu", params.cpu, params.max_cpu, _format_cpu),
         ):
             current = limits.get(resource)
-            if given is None and current is None:
+            explicit = params.memory is not None or params.cpu is not None
+            if (given is None and current is None) or (given is None and explicit):
                 continue
             value = given if given is not None else fmt(parse_quantity(str(current)) * params.factor)
             if current is not None:
