@@ -29,13 +29,13 @@ def open_policy(**changes: Any) -> GuardPolicy:
 def make_executor(
     api: client.ApiClient, policy: GuardPolicy | None = None, journal: Any = None, audit: Any = None, **kw: Any
 ) -> Executor:
+    kw.setdefault("timing", Timing(settle_timeout=60, verify_timeout=20, poll_interval=0.3, max_attempts=3))
     return Executor(
         builtin_registry(),
         KubeCluster(api),
         policy or open_policy(),
         journal if journal is not None else InMemoryJournal(),
         audit if audit is not None else InMemoryAuditLog(),
-        timing=Timing(settle_timeout=60, verify_timeout=20, poll_interval=0.3, max_attempts=3),
         **kw,
     )
 
