@@ -26,6 +26,7 @@ from daemon.settings.core import (
     SourcesSettings,
     StoreSettings,
 )
+from daemon.settings.remediation import RemediationSettings
 
 ENV_PREFIX = "AIOPSD_"
 _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("aiopsd_settings_environ", default=None)
@@ -51,6 +52,7 @@ class Settings(BaseSettings):
     sources: SourcesSettings = SourcesSettings()
     detection: DetectionSettings = DetectionSettings()
     logging: LoggingSettings = LoggingSettings()
+    remediation: RemediationSettings = RemediationSettings()
 
     @classmethod
     def settings_customise_sources(
