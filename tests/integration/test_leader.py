@@ -1,0 +1,120 @@
+"""Two replicas, one Lease on the real apiserver: one leader, failover after the lease duration, no repeated action."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from daemon.leader import LeaseElector, LeaseTiming
+from daemon.remediation.journal import StoreActionJournal, StoreAuditLog
+from daemon.store.db import Store
+from remediations.model import ActionRecord, ActionStatus, Step, Target
+from tests.harness.cluster import ControlPlane
+from tests.remediations.kubefixtures import create_ready_deployment, deployment, make_executor, replica_sets
+
+pytestmark = [pytest.mark.integration, pytest.mark.cluster]
+TIMING = LeaseTiming(lease_duration=15, renew_deadline=10, retry_period=2)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Crash(BaseException):
+    """Stands for the process dying at a checkpoint."""
+
+
+@pytest.fixture
+def api(control_plane: ControlPlane) -> Iterator[client.ApiClient]:
+    with control_plane.api_client() as api_client:
+        yield api_client
+
+
+def test_one_leader_and_failover_after_the_lease_duration(api: client.ApiClient, namespace: str) -> None:
+    clock = FakeClock()
+    a = LeaseElector(api, namespace, "aiopsd-leader", "replica-a", TIMING, clock)
+    b = LeaseElector(api, namespace, "aiopsd-leader", "replica-b", TIMING, clock)
+
+    assert a.try_acquire_or_renew() is True
+    assert b.try_acquire_or_renew() is False
+    clock.now += 5
+    assert a.try_acquire_or_renew() is True
+    assert b.try_acquire_or_renew() is False
+    assert a.is_leader and not b.is_leader
+
+    # replica a dies: it stops renewing. Before the lease duration b must not take over; after it, b does.
+    clock.now += 11
+    assert not a.is_leader  # past its renew deadline a stops acting on its own
+    assert b.try_acquire_or_renew() is False
+    clock.now += TIMING.lease_duration
+    assert b.try_acquire_or_renew() is True
+    lease = client.CoordinationV1Api(api).read_namespaced_lease("aiopsd-leader", namespace)
+    assert lease.spec.holder_identity == "replica-b"
+    assert lease.spec.lease_transitions == 1
+    assert a.try_acquire_or_renew() is False
+
+
+def test_release_hands_over_at_once(api: client.ApiClient, namespace: str) -> None:
+    clock = FakeClock()
+    a = LeaseElector(api, namespace, "l", "replica-a", TIMING, clock)
+    b = LeaseElector(api, namespace, "l", "replica-b", TIMING, clock)
+    assert a.try_acquire_or_renew()
+    assert not b.try_acquire_or_renew()
+    a.release()
+    assert b.try_acquire_or_renew()
+
+
+def test_failover_mid_action_finishes_it_without_repeating(
+    api: client.ApiClient, namespace: str, tmp_path: Path
+) -> None:
+    create_ready_deployment(api, namespace, deployment("cart", replicas=2))
+    before = {rs.metadata.name for rs in replica_sets(api, namespace, "app=cart")}
+    store = Store(f"sqlite:///{tmp_path / 'shared.db'}")
+    store.migrate()
+    clock = FakeClock()
+    electors = {
+        name: LeaseElector(api, namespace, "aiopsd-leader", name, TIMING, clock) for name in ("replica-a", "replica-b")
+    }
+    target = Target.parse(f"deployment/{namespace}/cart")
+    key = f"problem-42:rollout-restart:{target}"
+
+    def crash_after_call(step: str, _record: ActionRecord) -> None:
+        if step == "applied":
+            raise Crash(step)
+
+    replica_a = make_executor(api, journal=StoreActionJournal(store), audit=StoreAuditLog(store),
+                              checkpoint=crash_after_call)  # fmt: skip
+    assert electors["replica-a"].try_acquire_or_renew()
+    assert not electors["replica-b"].try_acquire_or_renew()
+    with pytest.raises(Crash):
+        replica_a.run("rollout-restart", target, {}, "problem 42", "daemon:replica-a", dry_run=False,
+                      idempotency_key=key)  # fmt: skip
+
+    # replica-a is gone; replica-b takes over after the lease duration and continues the journaled action
+    clock.now += 5
+    assert not electors["replica-b"].try_acquire_or_renew()
+    clock.now += TIMING.lease_duration
+    assert electors["replica-b"].try_acquire_or_renew()
+    journal_b = StoreActionJournal(store)
+    replica_b = make_executor(api, journal=journal_b, audit=StoreAuditLog(store))
+    [recovered] = replica_b.recover()
+
+    assert recovered.status is ActionStatus.verified
+    again = replica_b.run("rollout-restart", target, {}, "problem 42", "daemon:replica-b", dry_run=False,
+                          idempotency_key=key)  # fmt: skip
+    assert again.repeated and again.record.id == recovered.record.id
+    new = [rs for rs in replica_sets(api, namespace, "app=cart") if rs.metadata.name not in before]
+    assert len(new) == 1, "the restart must have happened exactly once"
+    assert journal_b.unfinished() == []
+    assert len(journal_b.since(0)) == 1
+    events = [e["event"] for e in StoreAuditLog(store).entries()]
+    assert events == ["started", "applied", "recovering", "verified"]
+    assert StoreAuditLog(store).verify().ok
+    assert recovered.record.step is Step.done
