@@ -71,9 +71,19 @@ def make_pki(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     _openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key", cwd=directory)
     _openssl(
-        "req", "-x509", "-new", "-key", "ca.key", "-subj", "/CN=aiopsd-dev-ca", "-days", "30", "-out", "ca.crt",
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        "ca.key",
+        "-subj",
+        "/CN=aiopsd-dev-ca",
+        "-days",
+        "30",
+        "-out",
+        "ca.crt",
         cwd=directory,
-    )  # fmt: skip
+    )
     _openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "server.key", cwd=directory)
     _openssl("req", "-new", "-key", "server.key", "-subj", "/CN=kube-apiserver", "-out", "server.csr", cwd=directory)
     (directory / "san.ext").write_text(
@@ -82,10 +92,23 @@ def make_pki(directory: Path) -> None:
         encoding="utf-8",
     )
     _openssl(
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-        "-days", "30", "-extfile", "san.ext", "-out", "server.crt",
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.crt",
         cwd=directory,
-    )  # fmt: skip
+    )
     _openssl("genrsa", "-out", "sa.key", "2048", cwd=directory)
     _openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=directory)
 

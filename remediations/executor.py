@@ -251,15 +251,25 @@ class Executor:
         assert record.plan is not None
         plan = record.plan
         if not plan.reversible:
-            record = self._save(record, status=ActionStatus.failed, step=Step.done, verification=why,
-                                error=f"{why}; {runbook.name} cannot be undone")  # fmt: skip
+            record = self._save(
+                record,
+                status=ActionStatus.failed,
+                step=Step.done,
+                verification=why,
+                error=f"{why}; {runbook.name} cannot be undone",
+            )
             self._audit(record, "failed", outcome=record.error or why)
             return ActionResult(record=record)
         try:
             self._with_retries(lambda: runbook.rollback(self.cluster, plan))
         except (PermanentError, TemporaryError) as exc:
-            record = self._save(record, status=ActionStatus.failed, step=Step.done, verification=why,
-                                error=f"{why}; rollback failed: {exc}")  # fmt: skip
+            record = self._save(
+                record,
+                status=ActionStatus.failed,
+                step=Step.done,
+                verification=why,
+                error=f"{why}; rollback failed: {exc}",
+            )
             self._audit(record, "failed", outcome=record.error or why)
             return ActionResult(record=record)
         record = self._save(record, status=ActionStatus.rolled_back, step=Step.done, verification=why)

@@ -16,8 +16,9 @@ from remediations.policy import GuardPolicy
 logger = logging.getLogger(__name__)
 
 # statuses that count as "acted": dry runs and refusals never touched anything
-_ACTED = frozenset({ActionStatus.running, ActionStatus.verifying, ActionStatus.verified, ActionStatus.rolled_back,
-                    ActionStatus.failed})  # fmt: skip
+_ACTED = frozenset(
+    {ActionStatus.running, ActionStatus.verifying, ActionStatus.verified, ActionStatus.rolled_back, ActionStatus.failed}
+)
 
 
 @dataclass(frozen=True)

@@ -52,8 +52,9 @@ def _crash_at(step: str):  # type: ignore[no-untyped-def]
 def test_crash_between_journal_and_call_recovers_once(api: client.ApiClient, namespace: str, store: Store) -> None:
     create_ready_deployment(api, namespace, deployment("pay", replicas=1))
     target = Target.parse(f"deployment/{namespace}/pay")
-    first = make_executor(api, journal=StoreActionJournal(store), audit=StoreAuditLog(store),
-                          checkpoint=_crash_at("journaled"))  # fmt: skip
+    first = make_executor(
+        api, journal=StoreActionJournal(store), audit=StoreAuditLog(store), checkpoint=_crash_at("journaled")
+    )
 
     with pytest.raises(Crash):
         first.run("scale", target, {"replicas": 3}, "latency", "daemon:a", dry_run=False)
@@ -77,8 +78,9 @@ def test_crash_between_call_and_verification_does_not_call_again(
     create_ready_deployment(api, namespace, deployment("cat", replicas=2))
     before = {rs.metadata.name for rs in replica_sets(api, namespace, "app=cat")}
     target = Target.parse(f"deployment/{namespace}/cat")
-    first = make_executor(api, journal=StoreActionJournal(store), audit=StoreAuditLog(store),
-                          checkpoint=_crash_at("applied"))  # fmt: skip
+    first = make_executor(
+        api, journal=StoreActionJournal(store), audit=StoreAuditLog(store), checkpoint=_crash_at("applied")
+    )
     with pytest.raises(Crash):
         first.run("rollout-restart", target, {}, "leak", "daemon:a", dry_run=False)
     apps = client.AppsV1Api(api)
@@ -148,10 +150,22 @@ def test_killed_process_is_recovered_by_the_next_one(
     db = store.url.removeprefix("sqlite:///")
     repo = Path(__file__).resolve().parents[2]
     child = subprocess.run(
-        [sys.executable, "-c", KILLED_CHILD, control_plane.server, str(control_plane.ca_file),
-         control_plane.admin_token, db, target],
-        cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)}, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            KILLED_CHILD,
+            control_plane.server,
+            str(control_plane.ca_file),
+            control_plane.admin_token,
+            db,
+            target,
+        ],
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert child.returncode == -signal.SIGKILL, child.stderr
 
     journal = StoreActionJournal(store)

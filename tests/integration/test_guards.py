@@ -59,10 +59,12 @@ def test_outside_the_allowlist_is_a_dry_run(api: client.ApiClient, namespace: st
     executor = make_executor(api, policy)
     apps = client.AppsV1Api(api)
 
-    outside = executor.run("scale", Target.parse(f"deployment/{namespace}/db"), {"replicas": 2}, "t", "daemon:a",
-                           dry_run=False)  # fmt: skip
-    inside = executor.run("scale", Target.parse(f"deployment/{namespace}/shop"), {"replicas": 2}, "t", "daemon:a",
-                          dry_run=False)  # fmt: skip
+    outside = executor.run(
+        "scale", Target.parse(f"deployment/{namespace}/db"), {"replicas": 2}, "t", "daemon:a", dry_run=False
+    )
+    inside = executor.run(
+        "scale", Target.parse(f"deployment/{namespace}/shop"), {"replicas": 2}, "t", "daemon:a", dry_run=False
+    )
 
     assert outside.status is ActionStatus.dry_run
     assert _decision(outside, "allowlist").verdict is Verdict.dry_run
@@ -76,8 +78,9 @@ def test_blast_radius_uses_live_replicas(api: client.ApiClient, namespace: str) 
     policy = open_policy(blast_radius={"max_replica_share": 0.5, "min_healthy_replicas": 3})
     executor = make_executor(api, policy)
 
-    result = executor.run("scale", Target.parse(f"deployment/{namespace}/big"), {"replicas": 1}, "t", "daemon:a",
-                          dry_run=False)  # fmt: skip
+    result = executor.run(
+        "scale", Target.parse(f"deployment/{namespace}/big"), {"replicas": 1}, "t", "daemon:a", dry_run=False
+    )
 
     assert result.status is ActionStatus.refused
     assert "3/4 replicas (75%) exceeds 50%" in _decision(result, "blast_radius").reason

@@ -89,13 +89,15 @@ def test_failover_mid_action_finishes_it_without_repeating(
         if step == "applied":
             raise Crash(step)
 
-    replica_a = make_executor(api, journal=StoreActionJournal(store), audit=StoreAuditLog(store),
-                              checkpoint=crash_after_call)  # fmt: skip
+    replica_a = make_executor(
+        api, journal=StoreActionJournal(store), audit=StoreAuditLog(store), checkpoint=crash_after_call
+    )
     assert electors["replica-a"].try_acquire_or_renew()
     assert not electors["replica-b"].try_acquire_or_renew()
     with pytest.raises(Crash):
-        replica_a.run("rollout-restart", target, {}, "problem 42", "daemon:replica-a", dry_run=False,
-                      idempotency_key=key)  # fmt: skip
+        replica_a.run(
+            "rollout-restart", target, {}, "problem 42", "daemon:replica-a", dry_run=False, idempotency_key=key
+        )
 
     # replica-a is gone; replica-b takes over after the lease duration and continues the journaled action
     clock.now += 5
@@ -107,8 +109,9 @@ def test_failover_mid_action_finishes_it_without_repeating(
     [recovered] = replica_b.recover()
 
     assert recovered.status is ActionStatus.verified
-    again = replica_b.run("rollout-restart", target, {}, "problem 42", "daemon:replica-b", dry_run=False,
-                          idempotency_key=key)  # fmt: skip
+    again = replica_b.run(
+        "rollout-restart", target, {}, "problem 42", "daemon:replica-b", dry_run=False, idempotency_key=key
+    )
     assert again.repeated and again.record.id == recovered.record.id
     new = [rs for rs in replica_sets(api, namespace, "app=cart") if rs.metadata.name not in before]
     assert len(new) == 1, "the restart must have happened exactly once"

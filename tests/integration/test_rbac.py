@@ -97,15 +97,36 @@ def test_every_runbook_succeeds_with_the_service_account(
         assert result.status is ActionStatus.verified, (name, result.record)
 
     pod = ready_pods(admin, namespace, "app=web")[0]
-    result = executor.run("delete-pod", Target.parse(f"pod/{namespace}/{pod.metadata.name}"), {"force": True},
-                          "rbac test", "daemon:sa", dry_run=False)  # fmt: skip
+    result = executor.run(
+        "delete-pod",
+        Target.parse(f"pod/{namespace}/{pod.metadata.name}"),
+        {"force": True},
+        "rbac test",
+        "daemon:sa",
+        dry_run=False,
+    )
     assert result.status is ActionStatus.verified, result.record
 
-    client.BatchV1Api(admin).create_namespaced_cron_job(namespace, {
-        "metadata": {"name": "cj"},
-        "spec": {"schedule": "0 3 * * *", "suspend": True, "jobTemplate": {"spec": {"template": {"spec": {
-            "restartPolicy": "Never", "containers": [{"name": "c", "image": "registry.local/c:1"}]}}}}},
-    })  # fmt: skip
+    client.BatchV1Api(admin).create_namespaced_cron_job(
+        namespace,
+        {
+            "metadata": {"name": "cj"},
+            "spec": {
+                "schedule": "0 3 * * *",
+                "suspend": True,
+                "jobTemplate": {
+                    "spec": {
+                        "template": {
+                            "spec": {
+                                "restartPolicy": "Never",
+                                "containers": [{"name": "c", "image": "registry.local/c:1"}],
+                            }
+                        }
+                    }
+                },
+            },
+        },
+    )
     result = executor.run("run-job", Target.parse(f"cronjob/{namespace}/cj"), {}, "rbac", "daemon:sa", dry_run=False)
     assert result.status is ActionStatus.verified, result.record
 

@@ -107,11 +107,21 @@ def test_delete_pod_removes_a_crash_looping_pod_and_refuses_a_healthy_one(
     core.patch_namespaced_pod_status(
         pod.metadata.name,
         namespace,
-        {"status": {"containerStatuses": [{
-            "name": "app", "image": "registry.local/app:1", "imageID": "", "ready": False, "restartCount": 7,
-            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
-        }]}},
-    )  # fmt: skip
+        {
+            "status": {
+                "containerStatuses": [
+                    {
+                        "name": "app",
+                        "image": "registry.local/app:1",
+                        "imageID": "",
+                        "ready": False,
+                        "restartCount": 7,
+                        "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                    }
+                ]
+            }
+        },
+    )
     result = executor.run("delete-pod", target, {}, "crash loop", "user:test", dry_run=False)
 
     assert result.status is ActionStatus.verified, result.record
@@ -146,12 +156,19 @@ def test_run_job_from_a_cronjob_template(api: client.ApiClient, namespace: str) 
             "spec": {
                 "schedule": "0 3 * * *",
                 "suspend": True,
-                "jobTemplate": {"spec": {"template": {"spec": {
-                    "restartPolicy": "Never", "containers": [{"name": "c", "image": "registry.local/cleanup:1"}],
-                }}}},
+                "jobTemplate": {
+                    "spec": {
+                        "template": {
+                            "spec": {
+                                "restartPolicy": "Never",
+                                "containers": [{"name": "c", "image": "registry.local/cleanup:1"}],
+                            }
+                        }
+                    }
+                },
             },
         },
-    )  # fmt: skip
+    )
 
     result = make_executor(api).run(
         "run-job", Target.parse(f"cronjob/{namespace}/cleanup"), {}, "disk full", "user:test", dry_run=False

@@ -31,10 +31,13 @@ def node(api: client.ApiClient) -> Iterator[str]:
         {
             "apiVersion": "v1",
             "kind": "Node",
-            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "type": "kwok"},
-                         "annotations": {"kwok.x-k8s.io/node": "fake"}},
+            "metadata": {
+                "name": name,
+                "labels": {"kubernetes.io/hostname": name, "type": "kwok"},
+                "annotations": {"kwok.x-k8s.io/node": "fake"},
+            },
         }
-    )  # fmt: skip
+    )
     wait_for(
         lambda: any(
             c.type == "Ready" and c.status == "True" and not (core.read_node(name).spec.taints or [])
@@ -87,9 +90,13 @@ def test_drain_stops_at_a_pod_disruption_budget_and_is_undone(api: client.ApiCli
     create_ready_deployment(api, namespace, deployment("guarded", replicas=1, node=node))
     client.PolicyV1Api(api).create_namespaced_pod_disruption_budget(
         namespace,
-        {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "guarded"},
-         "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "guarded"}}}},
-    )  # fmt: skip
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": "guarded"},
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "guarded"}}},
+        },
+    )
     policy_api = client.PolicyV1Api(api)
     wait_for(
         lambda: (
