@@ -46,8 +46,9 @@ class FakeCluster(ClusterApi):
             _merge(obj, body)
         return copy.deepcopy(obj)
 
-    def list_pods(self, namespace: str | None = None, selector: dict[str, str] | None = None,
-                  node: str | None = None) -> list[Json]:  # fmt: skip
+    def list_pods(
+        self, namespace: str | None = None, selector: dict[str, str] | None = None, node: str | None = None
+    ) -> list[Json]:
         return []
 
     def list_replicasets(self, namespace: str, selector: dict[str, str]) -> list[Json]:
@@ -86,9 +87,14 @@ def workload(name: str, replicas: int = 4, labels: dict[str, str] | None = None)
     return {
         "metadata": {"name": name, "namespace": "shop", "labels": labels or {"app": name}, "generation": 1},
         "spec": {"replicas": replicas, "template": {"metadata": {}, "spec": {"containers": [{"name": "app"}]}}},
-        "status": {"observedGeneration": 1, "replicas": replicas, "readyReplicas": replicas,
-                   "updatedReplicas": replicas, "availableReplicas": replicas},
-    }  # fmt: skip
+        "status": {
+            "observedGeneration": 1,
+            "replicas": replicas,
+            "readyReplicas": replicas,
+            "updatedReplicas": replicas,
+            "availableReplicas": replicas,
+        },
+    }
 
 
 class CountingRunbook(Runbook):

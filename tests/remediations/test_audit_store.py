@@ -22,8 +22,16 @@ def store(tmp_path: Path) -> Store:
 
 
 def _record(key: str, status: ActionStatus = ActionStatus.running, at: float = 100.0) -> ActionRecord:
-    return ActionRecord(id=f"id-{key}", idempotency_key=key, runbook="scale", target=Target.parse("deployment/a/b"),
-                        actor="daemon:x", status=status, created_at=at, updated_at=at)  # fmt: skip
+    return ActionRecord(
+        id=f"id-{key}",
+        idempotency_key=key,
+        runbook="scale",
+        target=Target.parse("deployment/a/b"),
+        actor="daemon:x",
+        status=status,
+        created_at=at,
+        updated_at=at,
+    )
 
 
 def test_journal_keeps_one_record_per_idempotency_key(store: Store) -> None:
@@ -42,8 +50,18 @@ def test_journal_keeps_one_record_per_idempotency_key(store: Store) -> None:
 
 def _append(audit: StoreAuditLog, n: int) -> None:
     for i in range(n):
-        audit.append(AuditEntry(ts=float(i), actor="user:alice", event="started", action_id=f"a{i}",
-                                runbook="scale", target="deployment/a/b", reason="why", outcome="ok"))  # fmt: skip
+        audit.append(
+            AuditEntry(
+                ts=float(i),
+                actor="user:alice",
+                event="started",
+                action_id=f"a{i}",
+                runbook="scale",
+                target="deployment/a/b",
+                reason="why",
+                outcome="ok",
+            )
+        )
 
 
 def test_audit_chain_verifies_and_rows_cannot_be_changed(store: Store) -> None:

@@ -30,9 +30,9 @@ class Crash(BaseException):
     pass
 
 
-def build(runbook: CountingRunbook, journal: Any = None, checkpoint: Any = None, **timing: Any) -> tuple[
-    Executor, FakeCluster, FakeClock, InMemoryJournal, InMemoryAuditLog
-]:  # fmt: skip
+def build(
+    runbook: CountingRunbook, journal: Any = None, checkpoint: Any = None, **timing: Any
+) -> tuple[Executor, FakeCluster, FakeClock, InMemoryJournal, InMemoryAuditLog]:
     registry = RunbookRegistry()
     registry.register(runbook)
     cluster = FakeCluster({TARGET.key: workload("cart", replicas=4)})
@@ -40,9 +40,17 @@ def build(runbook: CountingRunbook, journal: Any = None, checkpoint: Any = None,
     journal = journal or InMemoryJournal()
     audit = InMemoryAuditLog()
     kwargs: dict[str, Any] = {"checkpoint": checkpoint} if checkpoint else {}
-    executor = Executor(registry, cluster, POLICY, journal, audit, clock=clock, sleep=clock.sleep,
-                        timing=Timing(**{"settle_timeout": 60, "verify_timeout": 60, "poll_interval": 5, **timing}),
-                        **kwargs)  # fmt: skip
+    executor = Executor(
+        registry,
+        cluster,
+        POLICY,
+        journal,
+        audit,
+        clock=clock,
+        sleep=clock.sleep,
+        timing=Timing(**{"settle_timeout": 60, "verify_timeout": 60, "poll_interval": 5, **timing}),
+        **kwargs,
+    )
     return executor, cluster, clock, journal, audit
 
 
@@ -86,8 +94,9 @@ def test_verification_waits_for_recovery_within_the_deadline() -> None:
     runbook = CountingRunbook(settles_after=2)
     executor, _, clock, _, _ = build(runbook)
     start = clock.now
-    hook = ScriptedVerification([Verification(None, "still high"), Verification(None, "still high"),
-                                 Verification(True, "p99 back to 120ms")])  # fmt: skip
+    hook = ScriptedVerification(
+        [Verification(None, "still high"), Verification(None, "still high"), Verification(True, "p99 back to 120ms")]
+    )
 
     result = executor.run("counting", TARGET, {}, "why", "daemon:a", dry_run=False, verify=hook)
 
@@ -101,8 +110,15 @@ def test_no_recovery_by_the_deadline_rolls_back() -> None:
     runbook = CountingRunbook()
     executor, cluster, _, _, _ = build(runbook, verify_timeout=30)
 
-    result = executor.run("counting", TARGET, {}, "why", "daemon:a", dry_run=False,
-                          verify=ScriptedVerification([Verification(None, "no")]))  # fmt: skip
+    result = executor.run(
+        "counting",
+        TARGET,
+        {},
+        "why",
+        "daemon:a",
+        dry_run=False,
+        verify=ScriptedVerification([Verification(None, "no")]),
+    )
 
     assert result.status is ActionStatus.rolled_back
     assert result.exit_code is ExitCode.rolled_back

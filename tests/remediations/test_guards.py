@@ -22,25 +22,58 @@ BASE: dict[str, Any] = {"allow": [{"namespaces": ["shop"], "selector": {"tier": 
 
 
 def request(plan_impact: Impact | None = None, runbook: str = "scale", **kw: Any) -> GuardRequest:
-    plan = Plan(runbook=runbook, target=kw.pop("target", TARGET), summary="s", labels=kw.pop("labels", {"tier": "web"}),
-                impact=plan_impact or Impact())  # fmt: skip
-    return GuardRequest(action_id="new", runbook=runbook, disruptive=kw.pop("disruptive", False), target=plan.target,
-                        plan=plan, by_daemon=kw.pop("by_daemon", True), **kw)  # fmt: skip
+    plan = Plan(
+        runbook=runbook,
+        target=kw.pop("target", TARGET),
+        summary="s",
+        labels=kw.pop("labels", {"tier": "web"}),
+        impact=plan_impact or Impact(),
+    )
+    return GuardRequest(
+        action_id="new",
+        runbook=runbook,
+        disruptive=kw.pop("disruptive", False),
+        target=plan.target,
+        plan=plan,
+        by_daemon=kw.pop("by_daemon", True),
+        **kw,
+    )
 
 
-def evaluate(policy: dict[str, Any], req: GuardRequest, journal: InMemoryJournal | None = None,
-             cluster: FakeCluster | None = None, now: float = WEDNESDAY_NOON) -> dict[str, Any]:  # fmt: skip
-    evaluator = GuardEvaluator(GuardPolicy.model_validate({**BASE, **policy}), cluster or FakeCluster(),
-                               journal or InMemoryJournal(), FakeClock(now))  # fmt: skip
+def evaluate(
+    policy: dict[str, Any],
+    req: GuardRequest,
+    journal: InMemoryJournal | None = None,
+    cluster: FakeCluster | None = None,
+    now: float = WEDNESDAY_NOON,
+) -> dict[str, Any]:
+    evaluator = GuardEvaluator(
+        GuardPolicy.model_validate({**BASE, **policy}),
+        cluster or FakeCluster(),
+        journal or InMemoryJournal(),
+        FakeClock(now),
+    )
     decisions = evaluator.evaluate(req)
     return {"overall": overall(decisions), **{d.guard: d for d in decisions}}
 
 
-def past_action(ago: float, status: ActionStatus = ActionStatus.verified, target: Target = TARGET,
-                runbook: str = "scale", now: float = WEDNESDAY_NOON) -> ActionRecord:  # fmt: skip
-    return ActionRecord(id=f"old-{ago}-{target.name}-{status}", idempotency_key=f"k-{ago}-{target.name}-{status}",
-                        runbook=runbook, target=target, actor="daemon:a", status=status,
-                        created_at=now - ago, updated_at=now - ago)  # fmt: skip
+def past_action(
+    ago: float,
+    status: ActionStatus = ActionStatus.verified,
+    target: Target = TARGET,
+    runbook: str = "scale",
+    now: float = WEDNESDAY_NOON,
+) -> ActionRecord:
+    return ActionRecord(
+        id=f"old-{ago}-{target.name}-{status}",
+        idempotency_key=f"k-{ago}-{target.name}-{status}",
+        runbook=runbook,
+        target=target,
+        actor="daemon:a",
+        status=status,
+        created_at=now - ago,
+        updated_at=now - ago,
+    )
 
 
 def test_all_pass_inside_the_allowlist() -> None:
@@ -103,8 +136,9 @@ def test_one_action_per_target_at_a_time() -> None:
 
 
 def test_change_freeze_and_maintenance_windows() -> None:
-    freeze = {"change_freezes": [{"start": "2027-01-10T00:00:00Z", "end": "2027-01-20T00:00:00Z",
-                                  "reason": "year-end"}]}  # fmt: skip
+    freeze = {
+        "change_freezes": [{"start": "2027-01-10T00:00:00Z", "end": "2027-01-20T00:00:00Z", "reason": "year-end"}]
+    }
     assert "year-end" in evaluate(freeze, request())["change_freeze"].reason
     assert evaluate(freeze, request())["overall"] is Verdict.deny
 

@@ -49,8 +49,11 @@ def test_gitops_detection(labels: dict[str, str], annotations: dict[str, str], o
 
 
 def test_rollout_helpers() -> None:
-    obj = {"metadata": {"generation": 2}, "spec": {"replicas": 8}, "status": {"observedGeneration": 2,
-           "replicas": 8, "updatedReplicas": 8, "availableReplicas": 8}}  # fmt: skip
+    obj = {
+        "metadata": {"generation": 2},
+        "spec": {"replicas": 8},
+        "status": {"observedGeneration": 2, "replicas": 8, "updatedReplicas": 8, "availableReplicas": 8},
+    }
     assert rollout_complete(obj, "deployment")
     assert max_unavailable(obj, "deployment") == 2  # default 25% of 8
     obj["status"]["observedGeneration"] = 1
