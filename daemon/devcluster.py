@@ -31,7 +31,8 @@ from daemon.errors import AiopsdError
 
 logger = logging.getLogger(__name__)
 
-CLUSTER_KEY = "k8s-v1.36.3-etcd-v3.6.16-kwok-v0.8.0"
+# the same versions and cache key as scripts/build-cluster.sh (which honours the same variables)
+DEFAULT_VERSIONS = {"K8S_VERSION": "v1.36.3", "ETCD_VERSION": "v3.6.16", "KWOK_VERSION": "v0.8.0"}
 KWOK_STAGES = Path(__file__).with_name("devcluster_kwok.yaml")
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
@@ -44,8 +45,14 @@ def cache_dir() -> Path:
     return Path(os.environ.get("AIOPSD_CACHE", Path.home() / ".cache" / "aiopsd"))
 
 
+def cluster_key(environ: dict[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    k8s, etcd, kwok = (env.get(name, default) for name, default in DEFAULT_VERSIONS.items())
+    return f"k8s-{k8s}-etcd-{etcd}-kwok-{kwok}"
+
+
 def default_bin_dir() -> Path:
-    return cache_dir() / "cluster" / CLUSTER_KEY / "bin"
+    return cache_dir() / "cluster" / cluster_key() / "bin"
 
 
 def missing_binaries(bin_dir: Path) -> list[str]:
@@ -339,3 +346,21 @@ class DevControlPlane:
         self._procs.clear()
         if self._own_dir and self.work_dir is not None:
             shutil.rmtree(self.work_dir, ignore_errors=True)
+
+
+def start_if_cached(work_dir: Path | None = None, nodes: int = 2) -> tuple[DevControlPlane | None, str]:
+    """For the demo: a running control plane, or None and what to do when the binaries are not built yet (the
+    demo then remediates in dry-run only)."""
+    bin_dir = default_bin_dir()
+    missing = missing_binaries(bin_dir)
+    if missing:
+        return None, (
+            f"control-plane binaries not cached in {bin_dir}: remediation runs as dry-run only; "
+            "run `make cluster` once (a few minutes) for the full self-healing loop"
+        )
+    plane = DevControlPlane(bin_dir=bin_dir, work_dir=work_dir, nodes=nodes)
+    try:
+        plane.start()
+    except DevClusterError as exc:
+        return None, f"local control plane did not start: {exc}; remediation runs as dry-run only"
+    return plane, f"local control plane at {plane.server} (kubeconfig {plane.kubeconfig})"
