@@ -293,7 +293,10 @@ class Executor:
         self, record: ActionRecord, status: ActionStatus, decisions: list[GuardDecision], why: str
     ) -> ActionResult:
         dry = status is ActionStatus.dry_run
-        update: dict[str, Any] = {"status": status, "step": Step.done, "decisions": decisions}
+        # nothing was done, so the idempotency key stays free: the same decision may be taken again later (after a
+        # cooldown, a freeze, with approval) and must then act; the record keeps the key it was asked with
+        key = f"{record.idempotency_key}~{status.value}~{record.id}"
+        update: dict[str, Any] = {"status": status, "step": Step.done, "decisions": decisions, "idempotency_key": key}
         update |= {"error": None if dry else why, "verification": why if dry else None}
         record = record.model_copy(update=update)
         stored = self.journal.record(record)

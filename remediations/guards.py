@@ -169,7 +169,7 @@ class GuardEvaluator:
         return GuardDecision(guard=name, verdict=Verdict.allow, reason=f"{what} ({share:.0%}) within {cap:.0%}")
 
     def _one_at_a_time(self, request: GuardRequest, active: list[ActionRecord]) -> GuardDecision:
-        busy = [r for r in active if r.target == request.target and not r.dry_run]
+        busy = [r for r in active if r.target.key == request.target.key and not r.dry_run]
         if busy:
             reason = f"action {busy[0].id} ({busy[0].runbook}) is still {busy[0].status} on {request.target}"
             return GuardDecision(guard="one_per_target", verdict=Verdict.deny, reason=reason)
@@ -179,7 +179,7 @@ class GuardEvaluator:
         cool = self.policy.cooldowns
         acted = [r for r in history if r.status in _ACTED and not r.dry_run]
         for scope, span, records in (
-            ("target", cool.per_target, [r for r in acted if r.target == request.target]),
+            ("target", cool.per_target, [r for r in acted if r.target.key == request.target.key]),
             ("runbook", cool.per_runbook, [r for r in acted if r.runbook == request.runbook]),
             ("global", cool.global_, acted),
         ):
@@ -194,7 +194,7 @@ class GuardEvaluator:
         limits = self.policy.rate_limits
         acted = [r for r in history if r.status in _ACTED and not r.dry_run]
         for scope, limit, records in (
-            ("target", limits.per_target, [r for r in acted if r.target == request.target]),
+            ("target", limits.per_target, [r for r in acted if r.target.key == request.target.key]),
             ("runbook", limits.per_runbook, [r for r in acted if r.runbook == request.runbook]),
             ("global", limits.global_, acted),
         ):

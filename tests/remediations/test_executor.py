@@ -3,6 +3,7 @@ idempotency keys, and the audit trail."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from remediations.errors import PermanentError, TemporaryError
 from remediations.executor import Executor, Timing, Verification
 from remediations.journal import InMemoryAuditLog, InMemoryJournal, verify_chain
 from remediations.model import ActionRecord, ActionStatus, ExitCode, Target
-from remediations.policy import GuardPolicy
+from remediations.policy import Freeze, GuardPolicy
 from remediations.runbook import RunbookRegistry
 from tests.remediations.fakes import CountingRunbook, FakeClock, FakeCluster, ScriptedVerification, workload
 
@@ -221,3 +222,24 @@ def test_registry_is_an_instance_and_duplicates_raise() -> None:
     with pytest.raises(UnknownRunbook, match="known: \\['counting'\\]"):
         registry.get("nope")
     assert "counting" not in RunbookRegistry()
+
+
+def test_a_refused_key_may_act_later_but_a_finished_one_never_again() -> None:
+    runbook = CountingRunbook()
+    executor, _, clock, journal, _ = build(runbook)
+    day = 86400.0
+    start = datetime.fromtimestamp(clock.now - clock.now % day, UTC)
+    executor.guards.policy = POLICY.model_copy(
+        update={"change_freezes": [Freeze(start=start, end=start + timedelta(days=1), reason="release week")]}
+    )
+
+    refused = executor.run("counting", TARGET, {}, "why", "daemon:a", dry_run=False, idempotency_key="p9")
+    assert refused.status is ActionStatus.refused and runbook.applies == 0
+    assert "release week" in (refused.record.error or "")
+
+    clock.now += day  # the freeze is over
+    acted = executor.run("counting", TARGET, {}, "why", "daemon:a", dry_run=False, idempotency_key="p9")
+    assert acted.status is ActionStatus.verified and not acted.repeated
+    again = executor.run("counting", TARGET, {}, "why", "daemon:a", dry_run=False, idempotency_key="p9")
+    assert again.repeated and runbook.applies == 1
+    assert len(journal.since(0)) == 2
