@@ -83,6 +83,7 @@ class Executor:
         sleep: Callable[[float], None] = time.sleep,
         timing: Timing = Timing(),
         checkpoint: Checkpoint = _no_checkpoint,
+        is_leader: Callable[[], bool] = lambda: True,
     ) -> None:
         self.registry = registry
         self.cluster = cluster
@@ -93,6 +94,8 @@ class Executor:
         self.sleep = sleep
         self.timing = timing
         self.checkpoint = checkpoint
+        # with several replicas only the Lease holder may call the API; asked right before every call
+        self.is_leader = is_leader
         self.guards = GuardEvaluator(policy, cluster, journal, clock)
 
     # -- public ---------------------------------------------------------------------------------------------------
@@ -171,6 +174,9 @@ class Executor:
                 else "dry run: " + next(d.reason for d in decisions if d.verdict is Verdict.dry_run)
             )
             return self._finish_early(record.model_copy(update={"dry_run": True}), ActionStatus.dry_run, decisions, why)
+        if not dry_run and not self.is_leader():
+            decision = GuardDecision(guard="leader", verdict=Verdict.deny, reason="this replica is not the leader")
+            return self._finish_early(record, ActionStatus.refused, [*decisions, decision], decision.reason)
         deadline = now + self.timing.settle_timeout + self.timing.verify_timeout
         record = record.model_copy(
             update={"status": ActionStatus.running, "step": Step.journaled, "deadline": deadline}
@@ -184,7 +190,9 @@ class Executor:
 
     def recover(self, verify: VerificationHook | None = None) -> list[ActionResult]:
         """Continue every unfinished action from where it stopped (after a crash or a leader change)."""
-        results = []
+        results: list[ActionResult] = []
+        if not self.is_leader():
+            return results
         for record in self.journal.unfinished():
             logger.info(
                 "recovering action %s (%s on %s) from step %s",
@@ -214,6 +222,10 @@ class Executor:
             return self._roll_back(runbook, record, "the verification deadline passed while the action was interrupted")
         try:
             if record.step is Step.journaled:
+                if not self.is_leader():
+                    # lost the lease between journal and call: the next leader's recover() makes the call
+                    logger.warning("not the leader any more: leaving action %s to the next leader", record.id)
+                    return ActionResult(record=record)
                 record = self._save(record, attempts=record.attempts + 1)
                 self._with_retries(lambda: runbook.apply(self.cluster, plan))
                 record = self._save(record, step=Step.applied)

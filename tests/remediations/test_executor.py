@@ -243,3 +243,31 @@ def test_a_refused_key_may_act_later_but_a_finished_one_never_again() -> None:
     again = executor.run("counting", TARGET, {}, "why", "daemon:a", dry_run=False, idempotency_key="p9")
     assert again.repeated and runbook.applies == 1
     assert len(journal.since(0)) == 2
+
+
+def test_only_the_leader_acts_and_a_lost_lease_leaves_the_call_to_the_next_leader() -> None:
+    runbook = CountingRunbook()
+    leading = {"a": False}
+    journal = InMemoryJournal()
+    executor, cluster, _, _, _ = build(runbook, journal=journal)
+    executor.is_leader = lambda: leading["a"]
+
+    follower = executor.run("counting", TARGET, {}, "why", "daemon:a", dry_run=False)
+    assert follower.status is ActionStatus.refused
+    assert follower.record.decisions[-1].guard == "leader"
+    assert executor.recover() == []
+
+    def lose_lease(at: str, _record: ActionRecord) -> None:
+        if at == "journaled":
+            leading["a"] = False
+
+    leading["a"] = True
+    executor.checkpoint = lose_lease
+    pending = executor.run("counting", TARGET, {}, "why", "daemon:a", dry_run=False)
+    assert pending.status is ActionStatus.running and runbook.applies == 0
+
+    successor, *_ = build(runbook, journal=journal)
+    successor.cluster = cluster
+    [done] = successor.recover()
+    assert done.status is ActionStatus.verified and runbook.applies == 1
+    assert cluster.objects[TARGET.key]["spec"]["replicas"] == 5
