@@ -134,8 +134,10 @@ class LeaseElector:
         stop: threading.Event,
         on_started: Callable[[], None] = lambda: None,
         on_stopped: Callable[[], None] = lambda: None,
+        release: bool = True,
     ) -> None:
-        """Compete until ``stop`` is set; call ``on_started`` on winning and ``on_stopped`` on losing the lease."""
+        """Compete until ``stop`` is set; call ``on_started`` on winning and ``on_stopped`` on losing the lease.
+        With ``release`` the lease is handed back at the end (a clean shutdown)."""
         leading = False
         try:
             while not stop.is_set():
@@ -150,4 +152,5 @@ class LeaseElector:
         finally:
             if leading:
                 on_stopped()
-            self.release()
+            if release:
+                self.release()

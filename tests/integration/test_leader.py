@@ -121,3 +121,44 @@ def test_failover_mid_action_finishes_it_without_repeating(
     assert events == ["started", "applied", "recovering", "verified"]
     assert StoreAuditLog(store).verify().ok
     assert recovered.record.step is Step.done
+
+
+def test_running_replicas_fail_over_within_the_lease_duration(api: client.ApiClient, namespace: str) -> None:
+    import threading
+    import time
+
+    timing = LeaseTiming(lease_duration=3, renew_deadline=2, retry_period=0.3)
+    events: list[tuple[str, str, float]] = []
+    stops = {name: threading.Event() for name in ("a", "b")}
+    electors = {name: LeaseElector(api, namespace, "run-lease", f"replica-{name}", timing) for name in ("a", "b")}
+
+    def run(name: str, release: bool) -> threading.Thread:
+        thread = threading.Thread(
+            target=electors[name].run,
+            args=(stops[name],),
+            kwargs={
+                "on_started": lambda: events.append((name, "started", time.monotonic())),
+                "on_stopped": lambda: events.append((name, "stopped", time.monotonic())),
+            },
+            daemon=True,
+        )
+        thread.start()
+        return thread
+
+    thread_a = run("a", release=False)  # it will "die": stop renewing without handing the lease back
+    time.sleep(1)
+    thread_b = run("b", release=True)
+    time.sleep(2)
+    assert [e[:2] for e in events] == [("a", "started")]
+    died = time.monotonic()
+    stops["a"].set()
+    thread_a.join(5)
+    deadline = time.monotonic() + 3 * timing.lease_duration
+    while not any(e[:2] == ("b", "started") for e in events) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stops["b"].set()
+    thread_b.join(5)
+
+    took_over = next(e[2] for e in events if e[:2] == ("b", "started"))
+    assert took_over - died <= timing.lease_duration + 2 * timing.retry_period + 0.5
+    assert took_over - died >= timing.lease_duration - timing.renew_deadline
