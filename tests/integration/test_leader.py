@@ -139,6 +139,7 @@ def test_running_replicas_fail_over_within_the_lease_duration(api: client.ApiCli
             kwargs={
                 "on_started": lambda: events.append((name, "started", time.monotonic())),
                 "on_stopped": lambda: events.append((name, "stopped", time.monotonic())),
+                "release": release,
             },
             daemon=True,
         )
