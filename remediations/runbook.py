@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import shlex
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -144,3 +145,12 @@ def labels_of(obj: Json) -> dict[str, str]:
 def require(condition: bool, message: str) -> None:
     if not condition:
         raise PreconditionFailed(message)
+
+
+def suggested_command(runbook: str, target: str, params: dict[str, Any] | None = None) -> str:
+    """The exact CLI line a person runs to carry out a suggestion (for tickets): dry run first, then --execute."""
+    parts = ["aiopsd", "runbook", "run", runbook, "--target", target]
+    for key, value in sorted((params or {}).items()):
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        parts += ["--param", f"{key}={text}"]
+    return shlex.join([*parts, "--execute"])

@@ -17,7 +17,7 @@ import yaml
 
 from daemon.cli.output import FORMAT_OPTION, OutputFormat, emit
 from daemon.errors import AiopsdError, ConfigError
-from daemon.remediation.journal import StoreAuditLog
+from daemon.remediation.journal import StoreActionJournal, StoreAuditLog
 from daemon.remediation.wiring import Remediator, build_remediator
 from daemon.settings import Settings, load_settings
 from daemon.store.db import Store
@@ -167,6 +167,33 @@ def run(
             typer.echo(f"reason: {record.error}")
         typer.echo(f"action: {record.id}")
     raise typer.Exit(int(result.exit_code))
+
+
+@app.command("history")
+def history(
+    limit: int = typer.Option(20, "--limit", "-n", help="newest N actions"),
+    config: Path | None = CONFIG_OPTION,
+    fmt: OutputFormat = FORMAT_OPTION,
+) -> None:
+    """The newest actions in the journal: who ran what on which target, and how it ended."""
+    settings = _settings(config)
+    try:
+        records = StoreActionJournal(_store(settings)).latest(limit)
+    except AiopsdError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(ExitCode.failed) from None
+    rows = [
+        {
+            "id": r.id[:12],
+            "runbook": r.runbook,
+            "target": str(r.target),
+            "actor": r.actor,
+            "status": r.status.value,
+            "why": r.error or r.verification or r.reason,
+        }
+        for r in records
+    ]
+    emit(rows, ["id", "runbook", "target", "actor", "status", "why"], fmt)
 
 
 def _audit(config: Path | None) -> StoreAuditLog:

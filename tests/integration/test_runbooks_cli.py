@@ -24,7 +24,7 @@ def api(control_plane: ControlPlane) -> Iterator[client.ApiClient]:
 
 
 @pytest.fixture
-def cli(control_plane: ControlPlane, namespace: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+def settings(control_plane: ControlPlane, namespace: str, tmp_path: Path) -> Path:
     policy = tmp_path / "policy.yaml"
     policy.write_text(
         yaml.safe_dump(
@@ -45,6 +45,11 @@ def cli(control_plane: ControlPlane, namespace: str, tmp_path: Path):  # type: i
             }
         )
     )
+    return settings
+
+
+@pytest.fixture
+def cli(settings: Path):  # type: ignore[no-untyped-def]
     runner = CliRunner()
 
     def run(*args: str):  # type: ignore[no-untyped-def]
@@ -53,7 +58,7 @@ def cli(control_plane: ControlPlane, namespace: str, tmp_path: Path):  # type: i
     return run
 
 
-def test_dry_run_by_default_then_execute(cli, api: client.ApiClient, namespace: str) -> None:  # type: ignore[no-untyped-def]
+def test_dry_run_by_default_then_execute(cli, settings: Path, api: client.ApiClient, namespace: str) -> None:  # type: ignore[no-untyped-def]
     create_ready_deployment(api, namespace, deployment("web", replicas=1, labels={"auto": "yes"}))
     target = f"deployment/{namespace}/web"
 
@@ -69,6 +74,10 @@ def test_dry_run_by_default_then_execute(cli, api: client.ApiClient, namespace: 
     assert done.exit_code == 0, done.output
     assert "result: verified" in done.output
     assert client.AppsV1Api(api).read_namespaced_deployment("web", namespace).spec.replicas == 2
+
+    listed = CliRunner().invoke(app, ["runbook", "history", "--config", str(settings)])
+    assert listed.exit_code == 0, listed.output
+    assert [line.split()[4] for line in listed.output.splitlines()[1:3]] == ["verified", "dry_run"]
 
 
 def test_exit_codes_refused_failed_rolled_back_usage(cli, api: client.ApiClient, namespace: str) -> None:  # type: ignore[no-untyped-def]

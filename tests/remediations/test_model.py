@@ -69,3 +69,14 @@ def test_params_errors_say_which_field() -> None:
     with pytest.raises(InvalidParams, match="memory: expected a Kubernetes quantity"):
         registry.get("raise-limits").parse_params({"memory": "big"})
     assert len(registry.names()) == 8
+
+
+def test_suggested_command_is_a_runnable_cli_line() -> None:
+    from remediations.runbook import suggested_command
+
+    line = suggested_command("scale", "deployment/shop/cart", {"replicas": 4, "max_replicas": 10})
+    assert line == (
+        "aiopsd runbook run scale --target deployment/shop/cart --param max_replicas=10 --param replicas=4 --execute"
+    )
+    assert "'--param' 'force=true'" not in suggested_command("delete-pod", "pod/a/b c", {"force": True})
+    assert suggested_command("delete-pod", "pod/a/b c", {"force": True}).endswith("--param force=true --execute")
