@@ -145,7 +145,9 @@ class GuardEvaluator:
         if request.runbook not in self.policy.approval_required:
             return GuardDecision(guard="approval", verdict=Verdict.allow, reason="no approval required")
         if request.approved and not request.by_daemon:
-            return GuardDecision(guard="approval", verdict=Verdict.allow, reason="approved by the person running it")
+            return GuardDecision(
+                guard="approval", verdict=Verdict.allow, reason="a person runs it: approved by --yes or confirmation"
+            )
         reason = f"{request.runbook} requires a person's approval (run it by hand with --execute --yes)"
         return GuardDecision(guard="approval", verdict=Verdict.needs_approval, reason=reason)
 

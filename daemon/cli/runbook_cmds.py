@@ -126,13 +126,18 @@ def run(
     config: Path | None = CONFIG_OPTION,
     fmt: OutputFormat = FORMAT_OPTION,
 ) -> None:
-    """Plan, show the diff and guard decisions, then (with --execute) act, wait for the rollout and report."""
+    """Plan, show the diff and guard decisions, then (with --execute) act, wait for the rollout and report.
+
+    Exit codes: 0 verified or dry run, 1 failed, 2 bad input, 3 refused (guard, approval, allowlist, not
+    confirmed), 4 rolled back.
+    """
     try:
         parsed_target, params = Target.parse(target), _params(param)
         remediator = _build(config, policy, kubeconfig)
         actor = f"user:{getpass.getuser()}"
         executor = remediator.executor
-        preview = executor.run(name, parsed_target, params, reason, actor, dry_run=True, approved=yes)
+        # a person running it approves by --yes or by confirming below; the daemon never approves itself
+        preview = executor.run(name, parsed_target, params, reason, actor, dry_run=True, approved=True)
         if fmt is OutputFormat.table:
             typer.echo(f"policy: {remediator.policy_source}")
             _print_record(preview.record)
