@@ -102,3 +102,36 @@ def test_exit_codes_refused_failed_rolled_back_usage(cli, api: client.ApiClient,
     bad = cli("scale", "--target", "deployment/oops", "-p", "replicas=2")
     assert bad.exit_code == 2
     assert "expected KIND/NAMESPACE/NAME" in bad.output
+
+
+def test_approval_required_runbook_runs_only_when_a_person_confirms(
+    settings: Path, api: client.ApiClient, namespace: str, tmp_path: Path
+) -> None:
+    create_ready_deployment(api, namespace, deployment("ask", replicas=1, labels={"auto": "yes"}))
+    policy = tmp_path / "approval.yaml"
+    policy.write_text(yaml.safe_dump({**OPEN_POLICY, "kill_switch": None, "approval_required": ["scale"]}))
+    args = [
+        "runbook",
+        "run",
+        "scale",
+        "-t",
+        f"deployment/{namespace}/ask",
+        "-p",
+        "replicas=2",
+        "--execute",
+        "--policy",
+        str(policy),
+        "--config",
+        str(settings),
+    ]
+    runner = CliRunner()
+
+    declined = runner.invoke(app, args, input="n\n")
+    assert declined.exit_code == 3, declined.output
+    assert "not executed" in declined.output
+    assert client.AppsV1Api(api).read_namespaced_deployment("ask", namespace).spec.replicas == 1
+
+    confirmed = runner.invoke(app, args, input="y\n")
+    assert confirmed.exit_code == 0, confirmed.output
+    assert "approval: a person runs it" in confirmed.output
+    assert client.AppsV1Api(api).read_namespaced_deployment("ask", namespace).spec.replicas == 2
