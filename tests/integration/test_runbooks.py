@@ -210,3 +210,30 @@ def test_dry_run_changes_nothing(api: client.ApiClient, namespace: str) -> None:
 
     assert apps.read_namespaced_deployment("calm", namespace).metadata.resource_version == version
     assert len(replica_sets(api, namespace, "app=calm")) == 1
+
+
+@pytest.mark.parametrize("kind", ["statefulset", "daemonset"])
+def test_rollout_restart_of_statefulsets_and_daemonsets(api: client.ApiClient, namespace: str, kind: str) -> None:
+    apps = client.AppsV1Api(api)
+    template = {"metadata": {"labels": {"app": kind}}, "spec": {"containers": [{"name": "c", "image": "r.local/c:1"}]}}
+    spec = {"selector": {"matchLabels": {"app": kind}}, "template": template}
+    if kind == "statefulset":
+        apps.create_namespaced_stateful_set(
+            namespace, {"metadata": {"name": kind}, "spec": {**spec, "replicas": 2, "serviceName": kind}}
+        )
+        read = apps.read_namespaced_stateful_set
+    else:
+        apps.create_namespaced_daemon_set(namespace, {"metadata": {"name": kind}, "spec": spec})
+        read = apps.read_namespaced_daemon_set
+    wait_for(lambda: len(ready_pods(api, namespace, f"app={kind}")) >= 2, what=f"{kind} pods ready")
+    before = {p.metadata.uid for p in ready_pods(api, namespace, f"app={kind}")}
+
+    result = make_executor(api).run(
+        "rollout-restart", Target.parse(f"{kind}/{namespace}/{kind}"), {}, "test", "user:test", dry_run=False
+    )
+
+    assert result.status is ActionStatus.verified, result.record
+    annotations = read(kind, namespace).spec.template.metadata.annotations
+    assert "kubectl.kubernetes.io/restartedAt" in annotations
+    after = {p.metadata.uid for p in ready_pods(api, namespace, f"app={kind}")}
+    assert after and not (after & before), "every pod was replaced"
