@@ -148,7 +148,7 @@ class Executor:
             guard = "gitops" if isinstance(exc, GitOpsManaged) else "precondition"
             decision = GuardDecision(guard=guard, verdict=Verdict.deny, reason=str(exc))
             return self._finish_early(record, ActionStatus.refused, [decision], str(exc))
-        except PermanentError as exc:
+        except (PermanentError, TemporaryError) as exc:
             return self._finish_early(record, ActionStatus.failed, [], str(exc))
         decisions = self.guards.evaluate(
             GuardRequest(

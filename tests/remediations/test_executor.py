@@ -271,3 +271,19 @@ def test_only_the_leader_acts_and_a_lost_lease_leaves_the_call_to_the_next_leade
     [done] = successor.recover()
     assert done.status is ActionStatus.verified and runbook.applies == 1
     assert cluster.objects[TARGET.key]["spec"]["replicas"] == 5
+
+
+def test_an_unreachable_cluster_while_planning_fails_cleanly() -> None:
+    runbook = CountingRunbook()
+    executor, cluster, _, journal, audit = build(runbook, max_attempts=2)
+
+    def down(target: Target) -> dict[str, Any]:
+        raise TemporaryError("cannot reach the API server", delay=1)
+
+    cluster.get = down  # type: ignore[method-assign]
+    result = executor.run("counting", TARGET, {}, "why", "daemon:a", dry_run=False)
+
+    assert result.status is ActionStatus.failed
+    assert "cannot reach the API server" in (result.record.error or "")
+    assert runbook.applies == 0 and journal.unfinished() == []
+    assert [e["event"] for e in audit.entries()] == ["failed"]
