@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from remediations.cluster import ClusterApi, Json, PatchType
-from remediations.errors import TargetNotFound
+from remediations.errors import TargetNotFound, TemporaryError
 from remediations.executor import Verification
 from remediations.model import ActionRecord, Change, Impact, Plan, Target
 from remediations.runbook import PlanContext, Runbook, RunbookParams
@@ -33,8 +33,11 @@ class FakeCluster(ClusterApi):
         self.objects = objects or {}
         self.config_maps = config_maps or {}
         self.patches: list[tuple[str, Any]] = []
+        self.unreachable = False
 
     def get(self, target: Target) -> Json:
+        if self.unreachable:
+            raise TemporaryError("cannot reach the API server", delay=1)
         if target.key not in self.objects:
             raise TargetNotFound(f"{target} not found")
         return copy.deepcopy(self.objects[target.key])

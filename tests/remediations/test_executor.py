@@ -276,11 +276,7 @@ def test_only_the_leader_acts_and_a_lost_lease_leaves_the_call_to_the_next_leade
 def test_an_unreachable_cluster_while_planning_fails_cleanly() -> None:
     runbook = CountingRunbook()
     executor, cluster, _, journal, audit = build(runbook, max_attempts=2)
-
-    def down(target: Target) -> dict[str, Any]:
-        raise TemporaryError("cannot reach the API server", delay=1)
-
-    cluster.get = down  # type: ignore[method-assign]
+    cluster.unreachable = True
     result = executor.run("counting", TARGET, {}, "why", "daemon:a", dry_run=False)
 
     assert result.status is ActionStatus.failed
