@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from remediations.cluster import ClusterApi
-from remediations.errors import RemediationError
+from remediations.errors import RemediationError, TargetNotFound
 from remediations.journal import ActionJournal
 from remediations.model import ActionRecord, ActionStatus, GuardDecision, Plan, Target, Verdict
 from remediations.policy import GuardPolicy
@@ -61,7 +61,7 @@ class GuardEvaluator:
         history = [r for r in self.journal.since(now - window) if r.id != request.action_id]
         active = [r for r in self.journal.unfinished() if r.id != request.action_id]
         return [
-            self._kill_switch(),
+            self._kill_switch(request.target),
             self._freeze(now),
             self._maintenance(request, now),
             self._storm(request),
@@ -79,7 +79,7 @@ class GuardEvaluator:
         spans = [lim.per for lim in (limits.per_target, limits.per_runbook, limits.global_) if lim is not None]
         return max([*spans, cool.per_target, cool.per_runbook, cool.global_])
 
-    def _kill_switch(self) -> GuardDecision:
+    def _kill_switch(self, target: Target) -> GuardDecision:
         switch = self.policy.kill_switch
         name = "kill_switch"
         if switch is None:
@@ -95,7 +95,21 @@ class GuardEvaluator:
         value = (data or {}).get(switch.key)
         if value is not None and value.strip().lower() in switch.paused_values:
             return GuardDecision(guard=name, verdict=Verdict.deny, reason=f"automation paused by {where}={value!r}")
+        annotated = self._target_annotation(target, switch.target_annotation)
+        if annotated is not None and annotated.strip().lower() in switch.paused_values:
+            reason = f"automation paused for {target} by its annotation {switch.target_annotation}={annotated!r}"
+            return GuardDecision(guard=name, verdict=Verdict.deny, reason=reason)
         return GuardDecision(guard=name, verdict=Verdict.allow, reason=f"{where} is {value!r}: not paused")
+
+    def _target_annotation(self, target: Target, annotation: str | None) -> str | None:
+        if annotation is None or self.cluster is None:
+            return None
+        try:
+            obj = self.cluster.get(target)
+        except TargetNotFound:
+            return None
+        value = (obj.get("metadata", {}).get("annotations") or {}).get(annotation)
+        return str(value) if value is not None else None
 
     def _freeze(self, now: float) -> GuardDecision:
         freeze = self.policy.freeze_at(now)

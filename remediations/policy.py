@@ -117,12 +117,16 @@ class StormBreaker(PolicyModel):
 
 
 class KillSwitch(PolicyModel):
-    """A ConfigMap read at every decision: ``data[key]`` in ``paused_values`` stops all automation at once."""
+    """A ConfigMap read at every decision: ``data[key]`` in ``paused_values`` stops all automation at once; the
+    ``target_annotation`` on one object stops automation for that object only."""
 
     namespace: str = "aiopsd-system"
     name: str = "aiopsd-kill-switch"
     key: str = "automation"
     paused_values: list[str] = Field(default_factory=lambda: ["paused", "off", "false", "stop"])
+    target_annotation: str | None = Field(
+        "aiopsd.io/automation", description="An annotation on one target with a paused value stops it alone."
+    )
 
 
 class GuardPolicy(PolicyModel):

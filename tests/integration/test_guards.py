@@ -51,6 +51,13 @@ def test_kill_switch_flipped_in_the_cluster_stops_the_next_decision(api: client.
     again = executor.run("scale", target, {"replicas": 3}, "t", "daemon:a", dry_run=False)
     assert again.status is ActionStatus.verified
 
+    client.AppsV1Api(api).patch_namespaced_deployment(
+        "ks", namespace, {"metadata": {"annotations": {"aiopsd.io/automation": "paused"}}}
+    )
+    one = executor.run("scale", target, {"replicas": 2}, "t", "daemon:a", dry_run=False)
+    assert one.status is ActionStatus.refused
+    assert "by its annotation aiopsd.io/automation='paused'" in _decision(one, "kill_switch").reason
+
 
 def test_outside_the_allowlist_is_a_dry_run(api: client.ApiClient, namespace: str) -> None:
     create_ready_deployment(api, namespace, deployment("shop", replicas=1, labels={"tier": "web"}))

@@ -164,6 +164,10 @@ def test_kill_switch_read_at_decision_time() -> None:
     assert evaluate(policy, request(), cluster=cluster)["kill_switch"].verdict is Verdict.deny
     cluster.config_maps["aiopsd-system/ks"] = {"automation": "on"}
     assert evaluate(policy, request(), cluster=cluster)["kill_switch"].verdict is Verdict.allow
+    cluster.objects[TARGET.key] = {"metadata": {"annotations": {"aiopsd.io/automation": "off"}}}
+    assert "by its annotation" in evaluate(policy, request(), cluster=cluster)["kill_switch"].reason
+    other = request(target=Target.parse("deployment/shop/other"))
+    assert evaluate(policy, other, cluster=cluster)["kill_switch"].verdict is Verdict.allow
 
 
 def test_policy_file_errors_name_the_file_and_field(tmp_path: Path) -> None:
