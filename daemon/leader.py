@@ -20,6 +20,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from daemon.errors import AiopsdError
+from daemon.settings.remediation import LeaderElectionSettings
 
 logger = logging.getLogger(__name__)
 
@@ -154,3 +155,13 @@ class LeaseElector:
                 on_stopped()
             if release:
                 self.release()
+
+
+def elector_from_settings(section: LeaderElectionSettings, api_client: client.ApiClient, identity: str) -> LeaseElector:
+    """The elector configured by ``remediation.leader_election``; ``identity`` names this replica (pod name)."""
+    timing = LeaseTiming(
+        lease_duration=section.lease_duration.total_seconds(),
+        renew_deadline=section.renew_deadline.total_seconds(),
+        retry_period=section.retry_period.total_seconds(),
+    )
+    return LeaseElector(api_client, section.namespace, section.lease_name, identity, timing)

@@ -80,3 +80,19 @@ def test_suggested_command_is_a_runnable_cli_line() -> None:
     )
     assert "'--param' 'force=true'" not in suggested_command("delete-pod", "pod/a/b c", {"force": True})
     assert suggested_command("delete-pod", "pod/a/b c", {"force": True}).endswith("--param force=true --execute")
+
+
+def test_leader_election_settings_are_checked_and_used() -> None:
+    from daemon.errors import ConfigError
+    from daemon.leader import elector_from_settings
+    from daemon.settings import load_settings
+
+    settings = load_settings(None, {"AIOPSD_REMEDIATION__LEADER_ELECTION__LEASE_DURATION": "30s"})
+    assert settings.remediation.leader_election.lease_duration.total_seconds() == 30
+    with pytest.raises(ConfigError, match="retry_period < renew_deadline < lease_duration"):
+        load_settings(None, {"AIOPSD_REMEDIATION__LEADER_ELECTION__RENEW_DEADLINE": "1m"})
+    from kubernetes import client
+
+    elector = elector_from_settings(settings.remediation.leader_election, client.ApiClient(), "pod-0")
+    assert (elector.namespace, elector.name, elector.timing.lease_duration) == ("aiopsd-system", "aiopsd-leader", 30)
+    assert not elector.is_leader
