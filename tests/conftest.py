@@ -4,4 +4,5 @@ pytest_plugins: list[str] = [
     "tests.harness.prometheus",
     "tests.harness.rt",
     "tests.harness.smtp",
+    "tests.harness.cluster",
 ]

@@ -10,6 +10,7 @@ from daemon.cli import (
     demo_cmds,
     problem_cmds,
     run_cmds,
+    runbook_cmds,
     ticket_cmds,
 )
 
@@ -29,6 +30,7 @@ COMMAND_MODULES = (
     demo_cmds,
     problem_cmds,
     ticket_cmds,
+    runbook_cmds,
 )
 for module in COMMAND_MODULES:
     module.register(app)

@@ -27,6 +27,7 @@ from daemon.settings.core import (
     StoreSettings,
 )
 from daemon.settings.correlation import CorrelationSettings
+from daemon.settings.remediation import RemediationSettings
 from daemon.settings.tickets import TicketsSettings
 
 ENV_PREFIX = "AIOPSD_"
@@ -55,6 +56,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = LoggingSettings()
     tickets: TicketsSettings = TicketsSettings()
     correlation: CorrelationSettings = CorrelationSettings()
+    remediation: RemediationSettings = RemediationSettings()
 
     @classmethod
     def settings_customise_sources(
