@@ -1,6 +1,8 @@
 """Anomaly detectors behind one interface, vectorised over many series."""
 
 from detectors.base import Detector, DetectorOutput, DetectorParams, State, direction_of
+from detectors.changepoint import Cusum
+from detectors.ensemble import CalibratedEnsemble
 from detectors.errors import (
     DetectorError,
     DetectorParamsError,
@@ -8,10 +10,8 @@ from detectors.errors import (
     DuplicateDetector,
     UnknownDetector,
 )
-from detectors.registry import DetectorRegistry
-from detectors.changepoint import Cusum
-from detectors.ensemble import CalibratedEnsemble
 from detectors.forecast import TrendExhaustion
+from detectors.registry import DetectorRegistry
 from detectors.robust import EwmaZScore
 from detectors.seasonal import SeasonalBaseline
 from detectors.streaming import NoveltyDetector

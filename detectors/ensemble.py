@@ -25,7 +25,7 @@ class EnsembleParams(DetectorParams):
     members: tuple[str, ...] = Field(("novelty", "cusum"), min_length=1, description=f"From {sorted(MEMBERS)}.")
     quantile: float = Field(0.98, gt=0.5, lt=1, description="Level of the running threshold u of the tail.")
     rate: float = Field(0.01, gt=0, lt=1, description="Step of the running quantile and mean-excess estimates.")
-    warmup: int = Field(100, ge=1, description="Points before calibrated scores are emitted.")
+    warmup: int = Field(300, ge=1, description="Points before calibrated scores are emitted.")
 
 
 class CalibratedEnsemble(Detector):
@@ -53,7 +53,9 @@ class CalibratedEnsemble(Detector):
 
     def _sync_members(self) -> None:
         for name, member in zip(self.params.members, self.members, strict=True):
-            member._state = {key[len(name) + 1 :]: value for key, value in self._state.items() if key.startswith(name + ".")}
+            member._state = {
+                key[len(name) + 1 :]: value for key, value in self._state.items() if key.startswith(name + ".")
+            }
             member.n_series = self.n_series
 
     def set_state(self, state: dict[str, np.ndarray]) -> None:  # type: ignore[override]
@@ -80,7 +82,9 @@ class CalibratedEnsemble(Detector):
             above = r > s["u"]
             excess = np.maximum(s["excess"], 1e-6)
             log_tail = np.where(above, np.log1p(-p.quantile) - (r - s["u"]) / excess, np.log1p(-p.quantile))
-            log_tail = np.where(above, log_tail, np.log1p(-(1 - p.quantile) * np.minimum(r / np.maximum(s["u"], 1e-9), 1.0)))
+            log_tail = np.where(
+                above, log_tail, np.log1p(-(1 - p.quantile) * np.minimum(r / np.maximum(s["u"], 1e-9), 1.0))
+            )
             nines = -log_tail.min(axis=1) / np.log(10.0)
             scores[:, j] = np.where(ok & (s["count"] >= p.warmup), nines / (nines + 2.0), 0.0)
             # the running quantile moves up by rate·q when exceeded and down by rate·(1−q) otherwise

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]
 
 from detectors.base import FloatArray
 from detectors.errors import SeriesFileError
@@ -77,7 +77,8 @@ def read_series_csv(path: Path, check_order: bool = True) -> SeriesFile:
             stamp = pd.NaT
         if stamp is pd.NaT or pd.isna(stamp):
             raise SeriesFileError(
-                f"{path}: row {i + 2}, column 'timestamp': {text!r} is not a timestamp (expected e.g. 2014-02-14 14:30:00)"
+                f"{path}: row {i + 2}, column 'timestamp': {text!r} is not a timestamp "
+                "(expected e.g. 2014-02-14 14:30:00)"
             )
         if stamp.tzinfo is not None:
             stamp = stamp.tz_convert("UTC").tz_localize(None)

@@ -28,7 +28,7 @@ KINDS = ("level", "range", "shift", "variance")
 class NoveltyParams(DetectorParams):
     slow_alpha: float = Field(0.002, gt=0, lt=1, description="Weight of the newest point in the slow baseline.")
     fast_alpha: float = Field(0.1, gt=0, lt=1, description="Weight of the newest point in the fast baseline.")
-    calib_alpha: float = Field(0.002, gt=0, lt=1, description="Weight of the newest raw score in its calibration.")
+    calib_alpha: float = Field(0.02, gt=0, lt=1, description="Weight of the newest raw score in its calibration.")
     range_decay: float = Field(
         0.0005, ge=0, lt=1, description="Per point, how far the remembered range shrinks towards the slow mean."
     )
@@ -45,7 +45,8 @@ def nines_score(z: FloatArray) -> FloatArray:
     """A z-score as a score in [0, 1) that never saturates: the normal tail's "nines" L = −log10 P(Z > z), squashed
     as L / (L + 2) (p = 0.99 → 0.5, p = 1e-6 → 0.75, p = 1e-18 → 0.9), so scores stay ordered far into the tail."""
     nines = -log_ndtr(-z) / np.log(10.0)
-    return nines / (nines + 2.0)
+    result: FloatArray = nines / (nines + 2.0)
+    return result
 
 
 def _ew_update(mean: FloatArray, dev: FloatArray, x: FloatArray, alpha: FloatArray | float, ok: FloatArray) -> None:
@@ -58,7 +59,7 @@ def _ew_update(mean: FloatArray, dev: FloatArray, x: FloatArray, alpha: FloatArr
 class NoveltyDetector(Detector):
     name = "novelty"
     Params = NoveltyParams
-    default_threshold = 0.9
+    default_threshold = 0.75
     description = "calibrated level/range/shift/variance evidence, sparse alarms (project default)"
     params: NoveltyParams
 

@@ -47,7 +47,8 @@ def detect_file(
     """Scores of one series, fed point by point in the order of the file (causal by construction)."""
     detector = registry.create(name, params, 1, step)
     out = detector.update(values[None, :], timestamps)
-    return np.clip(np.nan_to_num(out.scores[0], nan=0.0), 0.0, 1.0)
+    scores: FloatArray = np.clip(np.nan_to_num(out.scores[0], nan=0.0), 0.0, 1.0)
+    return scores
 
 
 def run_nab(

@@ -64,7 +64,9 @@ class FileLayout:
     n_windows: int
 
 
-def file_layout(timestamps: Sequence[np.datetime64] | NDArray[np.datetime64], windows: Sequence[tuple[str, str]]) -> FileLayout:
+def file_layout(
+    timestamps: Sequence[np.datetime64] | NDArray[np.datetime64], windows: Sequence[tuple[str, str]]
+) -> FileLayout:
     ts = np.asarray(timestamps, dtype="datetime64[ns]")
     n = len(ts)
     window = np.full(n, -1, dtype=np.intp)
@@ -109,9 +111,7 @@ class ProfileResult:
     fn: int
 
 
-def raw_score(
-    detections: NDArray[np.bool_], layout: FileLayout, profile: CostProfile
-) -> tuple[float, int, int, int]:
+def raw_score(detections: NDArray[np.bool_], layout: FileLayout, profile: CostProfile) -> tuple[float, int, int, int]:
     """Raw NAB score of one file's detections: (score, true positives, false positives, missed windows)."""
     hits = detections & layout.scored
     outside = hits & (layout.window < 0)
