@@ -17,6 +17,8 @@ above the alarm level, the series is quiet for ``refractory`` points, so one inc
 from __future__ import annotations
 
 import numpy as np
+from typing import Literal
+
 from pydantic import Field
 from scipy.special import log_ndtr
 
@@ -28,6 +30,12 @@ KINDS = ("level", "range", "shift", "variance")
 class NoveltyParams(DetectorParams):
     slow_alpha: float = Field(0.002, gt=0, lt=1, description="Weight of the newest point in the slow baseline.")
     fast_alpha: float = Field(0.1, gt=0, lt=1, description="Weight of the newest point in the fast baseline.")
+    calibration: Literal["likelihood", "record"] = Field(
+        "record",
+        description="likelihood: z of the raw score against its EW mean/deviation; "
+        "record: ratio of the raw score to its slowly decaying running maximum.",
+    )
+    record_decay: float = Field(0.0005, ge=0, lt=1, description="Per point, how fast a remembered record fades.")
     calib_alpha: float = Field(0.02, gt=0, lt=1, description="Weight of the newest raw score in its calibration.")
     range_decay: float = Field(
         0.0005, ge=0, lt=1, description="Per point, how far the remembered range shrinks towards the slow mean."
@@ -46,6 +54,12 @@ def nines_score(z: FloatArray) -> FloatArray:
     as L / (L + 2) (p = 0.99 → 0.5, p = 1e-6 → 0.75, p = 1e-18 → 0.9), so scores stay ordered far into the tail."""
     nines = -log_ndtr(-z) / np.log(10.0)
     result: FloatArray = nines / (nines + 2.0)
+    return result
+
+
+def record_score(ratio: FloatArray) -> FloatArray:
+    """Ratio to the running record as a score in [0, 1): 0.5 when the record is equalled, 0.8 at four times it."""
+    result: FloatArray = ratio / (ratio + 1.0)
     return result
 
 
@@ -76,6 +90,7 @@ class NoveltyDetector(Detector):
             "low": z(n_series),
             "calib_mean": z((n_series, k)),
             "calib_dev": z((n_series, k)),
+            "record": z((n_series, k)),
             "quiet": z(n_series, dtype=np.int64),
             "peak": z(n_series),
         }
@@ -108,9 +123,13 @@ class NoveltyDetector(Detector):
             s["high"][first] = xs[first]
             s["low"][first] = xs[first]
             raw = self._raw(xs, s)
-            cdev = np.maximum(s["calib_dev"], 1e-6)
-            z = (raw - s["calib_mean"]) / (1.2533 * cdev)  # mean abs dev → std for a normal
-            score = nines_score((weights * z).max(axis=1))
+            if p.calibration == "record":
+                ratio = raw / np.maximum(s["record"], 1e-9)
+                score = record_score((weights * ratio).max(axis=1))
+            else:
+                cdev = np.maximum(s["calib_dev"], 1e-6)
+                z = (raw - s["calib_mean"]) / (1.2533 * cdev)  # mean abs dev → std for a normal
+                score = nines_score((weights * z).max(axis=1))
             score = np.where(ok & (s["count"] >= p.warmup), score, 0.0)
             # sparse alarms at any threshold: within ``refractory`` points of a peak, only a higher score is emitted
             s["quiet"] = np.maximum(s["quiet"] - ok, 0)
@@ -130,6 +149,9 @@ class NoveltyDetector(Detector):
             okc = ok[:, None]
             calib_alpha = np.maximum(p.calib_alpha, ramp)[:, None]
             calib_delta = raw - s["calib_mean"]
+            # records start after the warm-up: the first points' evidence reflects unsettled baselines, not the series
+            settled = okc & (s["count"] >= p.warmup)[:, None]
+            s["record"] = np.where(settled, np.maximum(s["record"] * (1.0 - p.record_decay), raw), s["record"])
             s["calib_mean"] += np.where(okc, calib_alpha * calib_delta, 0.0)
             s["calib_dev"] += np.where(okc, calib_alpha * (np.abs(calib_delta) - s["calib_dev"]), 0.0)
             _ew_update(s["fast_mean"], s["fast_dev"], xs, np.maximum(p.fast_alpha, ramp), ok)
