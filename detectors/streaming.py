@@ -17,35 +17,35 @@ above the alarm level, the series is quiet for ``refractory`` points, so one inc
 from __future__ import annotations
 
 import numpy as np
-from typing import Literal
-
+from numpy.typing import NDArray
 from pydantic import Field
 from scipy.special import log_ndtr
 
 from detectors.base import Detector, DetectorOutput, DetectorParams, FloatArray, State
 
-KINDS = ("level", "range", "shift", "variance")
+KINDS = ("level", "range", "shift", "variance", "season", "season_shift")
+DAY = 86400.0
+SLOTS = 288  # time-of-day slots of 5 minutes
 
 
 class NoveltyParams(DetectorParams):
     slow_alpha: float = Field(0.002, gt=0, lt=1, description="Weight of the newest point in the slow baseline.")
     fast_alpha: float = Field(0.1, gt=0, lt=1, description="Weight of the newest point in the fast baseline.")
-    calibration: Literal["likelihood", "record"] = Field(
-        "record",
-        description="likelihood: z of the raw score against its EW mean/deviation; "
-        "record: ratio of the raw score to its slowly decaying running maximum.",
-    )
-    record_decay: float = Field(0.0005, ge=0, lt=1, description="Per point, how fast a remembered record fades.")
-    calib_alpha: float = Field(0.02, gt=0, lt=1, description="Weight of the newest raw score in its calibration.")
+    season_alpha: float = Field(0.1, gt=0, lt=1, description="Weight of the newest visit of a time-of-day slot.")
     range_decay: float = Field(
         0.0005, ge=0, lt=1, description="Per point, how far the remembered range shrinks towards the slow mean."
     )
-    warmup: int = Field(100, ge=2, description="Points seen before any score is emitted.")
-    alarm_level: float = Field(0.9, gt=0, le=1, description="Score from which a peak silences what follows it.")
+    record_decay: float = Field(0.0002, ge=0, lt=1, description="Per point, how fast a remembered record fades.")
+    warmup: int = Field(100, ge=2, description="Points seen before records of the evidence start.")
+    record_warmup: int = Field(100, ge=1, description="Points of records after the warm-up before scores are emitted.")
+    alarm_level: float = Field(0.5, gt=0, le=1, description="Score from which a peak silences what follows it.")
     refractory: int = Field(200, ge=0, description="Points kept quiet after an alarm (one incident, one alarm).")
     band: float = Field(3.0, gt=0, description="Width of the expected band in slow absolute deviations.")
-    weights: tuple[float, float, float, float] = Field(
-        (1.0, 1.0, 1.0, 1.0), description="Weight of each evidence kind (level, range, shift, variance); 0 turns off."
+    weights: tuple[float, ...] = Field(
+        (1.0, 1.0, 1.0, 1.0, 1.0, 1.0),
+        min_length=len(KINDS),
+        max_length=len(KINDS),
+        description=f"Weight of each evidence kind {KINDS}; 0 turns one off.",
     )
 
 
@@ -73,8 +73,8 @@ def _ew_update(mean: FloatArray, dev: FloatArray, x: FloatArray, alpha: FloatArr
 class NoveltyDetector(Detector):
     name = "novelty"
     Params = NoveltyParams
-    default_threshold = 0.75
-    description = "calibrated level/range/shift/variance evidence, sparse alarms (project default)"
+    default_threshold = 0.52
+    description = "level/range/shift/variance/time-of-day evidence against its own records; sparse alarms (default)"
     params: NoveltyParams
 
     def init_state(self, n_series: int) -> State:
@@ -88,24 +88,32 @@ class NoveltyDetector(Detector):
             "fast_dev": z(n_series),
             "high": z(n_series),
             "low": z(n_series),
-            "calib_mean": z((n_series, k)),
-            "calib_dev": z((n_series, k)),
+            "season_dev": z(n_series),
+            "season_fast": z(n_series),
             "record": z((n_series, k)),
             "quiet": z(n_series, dtype=np.int64),
             "peak": z(n_series),
+            # float32 keeps the daily profile within the state budget (288 slots × 6 bytes)
+            "profile": z((n_series, SLOTS), dtype=np.float32),
+            "visits": z((n_series, SLOTS), dtype=np.uint16),
         }
 
-    def _raw(self, x: FloatArray, s: State) -> FloatArray:
+    def _raw(self, x: FloatArray, season: FloatArray, known: FloatArray, s: State) -> FloatArray:
         """Raw evidence of each kind for the points ``x`` against the state before them; (series, kinds)."""
+        alpha = self.params.fast_alpha
         scale = np.maximum(s["slow_dev"], 1e-9 + 1e-6 * np.abs(s["slow_mean"]))
         level = np.abs(x - s["slow_mean"]) / scale
         spread = np.maximum(s["high"] - s["low"], scale)
         range_break = np.maximum(np.maximum(x - s["high"], s["low"] - x), 0.0) / spread
-        fast_mean = s["fast_mean"] + self.params.fast_alpha * (x - s["fast_mean"])
+        fast_mean = s["fast_mean"] + alpha * (x - s["fast_mean"])
         shift = np.abs(fast_mean - s["slow_mean"]) / scale
-        fast_dev = s["fast_dev"] + self.params.fast_alpha * (np.abs(x - s["fast_mean"]) - s["fast_dev"])
+        fast_dev = s["fast_dev"] + alpha * (np.abs(x - s["fast_mean"]) - s["fast_dev"])
         variance = np.abs(np.log((fast_dev + 1e-9 * scale + 1e-12) / (scale + 1e-12)))
-        return np.stack([level, range_break, shift, variance], axis=1)
+        sscale = np.maximum(s["season_dev"], 1e-9 + 1e-6 * np.abs(s["slow_mean"]))
+        resid = np.where(known, x - season, 0.0)
+        seasonal = np.abs(resid) / sscale
+        season_shift = np.abs(s["season_fast"] + alpha * (resid - s["season_fast"])) / sscale
+        return np.stack([level, range_break, shift, variance, seasonal, season_shift], axis=1)
 
     def update(self, values: FloatArray, timestamps: FloatArray) -> DetectorOutput:
         p = self.params
@@ -113,52 +121,69 @@ class NoveltyDetector(Detector):
         out = DetectorOutput.empty(n, t)
         s = self._state
         weights = np.asarray(p.weights)
+        rows = np.arange(n)
+        # one grid for all series (the daemon), or one row of timestamps per series (benchmarks over many files)
+        slots = (np.broadcast_to(timestamps, (n, t)) % DAY * (SLOTS / DAY)).astype(np.intp) % SLOTS
         for j in range(t):
             x = values[:, j]
             ok = np.isfinite(x)
             xs = np.where(ok, x, s["slow_mean"])
             first = ok & (s["count"] == 0)
-            s["slow_mean"][first] = xs[first]
-            s["fast_mean"][first] = xs[first]
-            s["high"][first] = xs[first]
-            s["low"][first] = xs[first]
-            raw = self._raw(xs, s)
-            if p.calibration == "record":
-                ratio = raw / np.maximum(s["record"], 1e-9)
-                score = record_score((weights * ratio).max(axis=1))
-            else:
-                cdev = np.maximum(s["calib_dev"], 1e-6)
-                z = (raw - s["calib_mean"]) / (1.2533 * cdev)  # mean abs dev → std for a normal
-                score = nines_score((weights * z).max(axis=1))
-            score = np.where(ok & (s["count"] >= p.warmup), score, 0.0)
+            for key in ("slow_mean", "fast_mean", "high", "low"):
+                s[key][first] = xs[first]
+            slot = slots[:, j]
+            visits = s["visits"][rows, slot]
+            season = s["profile"][rows, slot].astype(np.float64)
+            known = visits >= 2
+            raw = self._raw(xs, season, known, s)
+            ratio = raw / np.maximum(s["record"], 1e-9)
+            score = record_score((weights * ratio).max(axis=1))
+            score = np.where(ok & (s["count"] >= p.warmup + p.record_warmup), score, 0.0)
             # sparse alarms at any threshold: within ``refractory`` points of a peak, only a higher score is emitted
             s["quiet"] = np.maximum(s["quiet"] - ok, 0)
             s["peak"] = np.where(s["quiet"] > 0, s["peak"], 0.0)
             rising = score > s["peak"]
             s["peak"] = np.where(rising, score, s["peak"])
             s["quiet"] = np.where(rising & (score >= p.alarm_level), p.refractory, s["quiet"])
-            score = np.where(rising, score, 0.0)
-            out.scores[:, j] = score
+            out.scores[:, j] = np.where(rising, score, 0.0)
+            expected = np.where(known, season, s["slow_mean"])
+            band = p.band * np.where(known, s["season_dev"], s["slow_dev"])
             seen = s["count"] > 0
-            scale = s["slow_dev"]
-            out.expected[:, j] = np.where(seen, s["slow_mean"], np.nan)
-            out.lower[:, j] = np.where(seen, s["slow_mean"] - p.band * scale, np.nan)
-            out.upper[:, j] = np.where(seen, s["slow_mean"] + p.band * scale, np.nan)
-            # early on, plain running averages (1/count) so the baselines do not start from zero
-            ramp = 1.0 / (s["count"] + 1.0)
-            okc = ok[:, None]
-            calib_alpha = np.maximum(p.calib_alpha, ramp)[:, None]
-            calib_delta = raw - s["calib_mean"]
-            # records start after the warm-up: the first points' evidence reflects unsettled baselines, not the series
-            settled = okc & (s["count"] >= p.warmup)[:, None]
-            s["record"] = np.where(settled, np.maximum(s["record"] * (1.0 - p.record_decay), raw), s["record"])
-            s["calib_mean"] += np.where(okc, calib_alpha * calib_delta, 0.0)
-            s["calib_dev"] += np.where(okc, calib_alpha * (np.abs(calib_delta) - s["calib_dev"]), 0.0)
-            _ew_update(s["fast_mean"], s["fast_dev"], xs, np.maximum(p.fast_alpha, ramp), ok)
-            _ew_update(s["slow_mean"], s["slow_dev"], xs, np.maximum(p.slow_alpha, ramp), ok)
-            s["high"] = np.where(ok, np.maximum(s["high"], xs), s["high"])
-            s["low"] = np.where(ok, np.minimum(s["low"], xs), s["low"])
-            s["high"] -= np.where(ok, p.range_decay * (s["high"] - s["slow_mean"]), 0.0)
-            s["low"] -= np.where(ok, p.range_decay * (s["low"] - s["slow_mean"]), 0.0)
-            s["count"] += ok
+            out.expected[:, j] = np.where(seen, expected, np.nan)
+            out.lower[:, j] = np.where(seen, expected - band, np.nan)
+            out.upper[:, j] = np.where(seen, expected + band, np.nan)
+            self._learn(xs, ok, raw, season, known, slot, rows)
         return out
+
+    def _learn(
+        self,
+        x: FloatArray,
+        ok: NDArray[np.bool_],
+        raw: FloatArray,
+        season: FloatArray,
+        known: NDArray[np.bool_],
+        slot: NDArray[np.intp],
+        rows: NDArray[np.intp],
+    ) -> None:
+        p, s = self.params, self._state
+        # early on, plain running averages (1/count) so the baselines do not start from zero
+        ramp = 1.0 / (s["count"] + 1.0)
+        # records start after the warm-up: the first points' evidence reflects unsettled baselines, not the series
+        settled = (ok & (s["count"] >= p.warmup))[:, None]
+        s["record"] = np.where(settled, np.maximum(s["record"] * (1.0 - p.record_decay), raw), s["record"])
+        resid = np.where(known, x - season, 0.0)
+        seasonal_ok = ok & known
+        s["season_fast"] += np.where(seasonal_ok, p.fast_alpha * (resid - s["season_fast"]), 0.0)
+        season_alpha = np.maximum(p.slow_alpha, ramp)
+        s["season_dev"] += np.where(seasonal_ok, season_alpha * (np.abs(resid) - s["season_dev"]), 0.0)
+        visits = s["visits"][rows, slot]
+        slot_alpha = np.maximum(p.season_alpha, 1.0 / (visits + 1.0))
+        s["profile"][rows, slot] = np.where(ok, season + slot_alpha * (x - season), season).astype(np.float32)
+        s["visits"][rows, slot] = np.where(ok, np.minimum(visits + 1, 60000), visits).astype(np.uint16)
+        _ew_update(s["fast_mean"], s["fast_dev"], x, np.maximum(p.fast_alpha, ramp), ok)
+        _ew_update(s["slow_mean"], s["slow_dev"], x, np.maximum(p.slow_alpha, ramp), ok)
+        s["high"] = np.where(ok, np.maximum(s["high"], x), s["high"])
+        s["low"] = np.where(ok, np.minimum(s["low"], x), s["low"])
+        s["high"] -= np.where(ok, p.range_decay * (s["high"] - s["slow_mean"]), 0.0)
+        s["low"] -= np.where(ok, p.range_decay * (s["low"] - s["slow_mean"]), 0.0)
+        s["count"] += ok
