@@ -91,6 +91,8 @@ class NoveltyDetector(Detector):
             "season_dev": z(n_series),
             "season_fast": z(n_series),
             "record": z((n_series, k)),
+            "settled": z((n_series, k), dtype=np.int64),  # points each kind's record has seen
+            "season_count": z(n_series, dtype=np.int64),
             "quiet": z(n_series, dtype=np.int64),
             "peak": z(n_series),
             # float32 keeps the daily profile within the state budget (288 slots × 6 bytes)
@@ -136,9 +138,9 @@ class NoveltyDetector(Detector):
             season = s["profile"][rows, slot].astype(np.float64)
             known = visits >= 2
             raw = self._raw(xs, season, known, s)
-            ratio = raw / np.maximum(s["record"], 1e-9)
-            score = record_score((weights * ratio).max(axis=1))
-            score = np.where(ok & (s["count"] >= p.warmup + p.record_warmup), score, 0.0)
+            # a kind scores once its record has seen ``record_warmup`` points of settled evidence
+            ratio = np.where(s["settled"] >= p.record_warmup, raw / np.maximum(s["record"], 1e-9), 0.0)
+            score = np.where(ok, record_score((weights * ratio).max(axis=1)), 0.0)
             # sparse alarms at any threshold: within ``refractory`` points of a peak, only a higher score is emitted
             s["quiet"] = np.maximum(s["quiet"] - ok, 0)
             s["peak"] = np.where(s["quiet"] > 0, s["peak"], 0.0)
@@ -169,12 +171,16 @@ class NoveltyDetector(Detector):
         # early on, plain running averages (1/count) so the baselines do not start from zero
         ramp = 1.0 / (s["count"] + 1.0)
         # records start after the warm-up: the first points' evidence reflects unsettled baselines, not the series
-        settled = (ok & (s["count"] >= p.warmup))[:, None]
+        base_ok = ok & (s["count"] >= p.warmup)
+        season_ok = ok & known & (s["season_count"] >= p.warmup)
+        settled = np.stack([base_ok] * 4 + [season_ok] * 2, axis=1)
         s["record"] = np.where(settled, np.maximum(s["record"] * (1.0 - p.record_decay), raw), s["record"])
+        s["settled"] += settled
         resid = np.where(known, x - season, 0.0)
         seasonal_ok = ok & known
+        s["season_count"] += seasonal_ok
         s["season_fast"] += np.where(seasonal_ok, p.fast_alpha * (resid - s["season_fast"]), 0.0)
-        season_alpha = np.maximum(p.slow_alpha, ramp)
+        season_alpha = np.maximum(p.slow_alpha, 1.0 / (s["season_count"] + 1.0))
         s["season_dev"] += np.where(seasonal_ok, season_alpha * (np.abs(resid) - s["season_dev"]), 0.0)
         visits = s["visits"][rows, slot]
         slot_alpha = np.maximum(p.season_alpha, 1.0 / (visits + 1.0))
