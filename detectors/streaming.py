@@ -29,17 +29,17 @@ SLOTS = 288  # time-of-day slots of 5 minutes
 
 
 class NoveltyParams(DetectorParams):
-    slow_alpha: float = Field(0.002, gt=0, lt=1, description="Weight of the newest point in the slow baseline.")
+    slow_alpha: float = Field(0.001, gt=0, lt=1, description="Weight of the newest point in the slow baseline.")
     fast_alpha: float = Field(0.1, gt=0, lt=1, description="Weight of the newest point in the fast baseline.")
-    season_alpha: float = Field(0.1, gt=0, lt=1, description="Weight of the newest visit of a time-of-day slot.")
+    season_alpha: float = Field(0.2, gt=0, lt=1, description="Weight of the newest visit of a time-of-day slot.")
     range_decay: float = Field(
-        0.0005, ge=0, lt=1, description="Per point, how far the remembered range shrinks towards the slow mean."
+        0.0, ge=0, lt=1, description="Per point, how far the remembered range shrinks towards the slow mean."
     )
     record_decay: float = Field(0.0002, ge=0, lt=1, description="Per point, how fast a remembered record fades.")
     warmup: int = Field(100, ge=2, description="Points seen before records of the evidence start.")
     record_warmup: int = Field(100, ge=1, description="Points of records after the warm-up before scores are emitted.")
     alarm_level: float = Field(0.5, gt=0, le=1, description="Score from which a peak silences what follows it.")
-    refractory: int = Field(200, ge=0, description="Points kept quiet after an alarm (one incident, one alarm).")
+    refractory: int = Field(100, ge=0, description="Points kept quiet after an alarm (one incident, one alarm).")
     band: float = Field(3.0, gt=0, description="Width of the expected band in slow absolute deviations.")
     weights: tuple[float, ...] = Field(
         (1.0, 1.0, 1.0, 1.0, 1.0, 1.0),
