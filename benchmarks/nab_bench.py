@@ -33,7 +33,19 @@ SEARCH: dict[str, list[Any]] = {
     "range_decay": [0.0, 0.0002, 0.0005, 0.002],
     "refractory": [50, 100, 200, 400],
     "alarm_level": [0.5, 0.55, 0.6],
+    "combine": ["max", "sum"],
+    # per evidence kind (level, range, shift, variance, season, season_shift): a weight below 1 asks more of it
+    **{f"weight{k}": [0.7, 0.85, 1.0] for k in range(6)},
 }
+
+
+def to_params(trial: dict[str, Any]) -> dict[str, Any]:
+    """Search keys to detector params: weight<k> entries become the ``weights`` tuple."""
+    params = {k: v for k, v in trial.items() if not k.startswith("weight")}
+    weights = [float(trial.get(f"weight{k}", 1.0)) for k in range(6)]
+    if any(w != 1.0 for w in weights):
+        params["weights"] = weights
+    return params
 
 
 def batch(corpus: NabCorpus) -> tuple[np.ndarray, np.ndarray]:
@@ -47,7 +59,7 @@ def batch(corpus: NabCorpus) -> tuple[np.ndarray, np.ndarray]:
 
 
 def evaluate(corpus: NabCorpus, values: np.ndarray, stamps: np.ndarray, params: dict[str, Any]) -> dict[str, list[float]]:
-    detector = builtin_registry().create("novelty", params, len(corpus), 300.0)
+    detector = builtin_registry().create("novelty", to_params(params), len(corpus), 300.0)
     scores = detector.update(values, stamps).scores
     by_name = {f.name: scores[i, : len(f.series.values)] for i, f in enumerate(corpus)}
     names = [f.name for f in corpus]
@@ -63,6 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--only", help="comma-separated search keys to try (default: all)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     corpus = load_corpus(args.data)
@@ -72,6 +85,8 @@ def main() -> None:
     print(f"start {best_scores}", file=sys.stderr, flush=True)
     for round_ in range(args.rounds):
         for key, options in SEARCH.items():
+            if args.only and key not in args.only.split(","):
+                continue
             for option in options:
                 trial = {**best, key: option}
                 started = time.perf_counter()
@@ -81,12 +96,12 @@ def main() -> None:
                 if scores["tune"][0] > best_scores["tune"][0] + 0.05:
                     best, best_scores = trial, scores
     print("## NAB default selection (novelty)\n")
-    print(f"chosen parameters (changes from the code defaults): `{json.dumps(best)}`\n")
+    print(f"chosen parameters (changes from the code defaults): `{json.dumps(to_params(best))}`\n")
     print("| half | standard | reward_low_FP | reward_low_FN |\n|---|---|---|---|")
     for half in ("tune", "check", "all"):
         print(f"| {half} | " + " | ".join(f"{v:.1f}" for v in best_scores[half]) + " |")
     if args.json:
-        args.json.write_text(json.dumps({"params": best, "scores": best_scores}, indent=2))
+        args.json.write_text(json.dumps({"params": to_params(best), "scores": best_scores}, indent=2))
 
 
 if __name__ == "__main__":

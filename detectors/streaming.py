@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
+from typing import Literal
+
 from pydantic import Field
 from scipy.special import log_ndtr
 
@@ -40,9 +42,12 @@ class NoveltyParams(DetectorParams):
     record_warmup: int = Field(100, ge=1, description="Points of records after the warm-up before scores are emitted.")
     alarm_level: float = Field(0.5, gt=0, le=1, description="Score from which a peak silences what follows it.")
     refractory: int = Field(100, ge=0, description="Points kept quiet after an alarm (one incident, one alarm).")
+    combine: Literal["max", "sum"] = Field(
+        "max", description="max: the strongest kind; sum: the strongest plus every other kind's excess over its record"
+    )
     band: float = Field(3.0, gt=0, description="Width of the expected band in slow absolute deviations.")
     weights: tuple[float, ...] = Field(
-        (1.0, 1.0, 1.0, 1.0, 1.0, 1.0),
+        (0.7, 1.0, 1.0, 1.0, 1.0, 1.0),
         min_length=len(KINDS),
         max_length=len(KINDS),
         description=f"Weight of each evidence kind {KINDS}; 0 turns one off.",
@@ -140,7 +145,11 @@ class NoveltyDetector(Detector):
             raw = self._raw(xs, season, known, s)
             # a kind scores once its record has seen ``record_warmup`` points of settled evidence
             ratio = np.where(s["settled"] >= p.record_warmup, raw / np.maximum(s["record"], 1e-9), 0.0)
-            score = np.where(ok, record_score((weights * ratio).max(axis=1)), 0.0)
+            weighted = weights * ratio
+            combined = weighted.max(axis=1)
+            if p.combine == "sum":
+                combined = combined + np.maximum(weighted - 1.0, 0.0).sum(axis=1) - np.maximum(combined - 1.0, 0.0)
+            score = np.where(ok, record_score(combined), 0.0)
             # sparse alarms at any threshold: within ``refractory`` points of a peak, only a higher score is emitted
             s["quiet"] = np.maximum(s["quiet"] - ok, 0)
             s["peak"] = np.where(s["quiet"] > 0, s["peak"], 0.0)
