@@ -52,7 +52,12 @@ def measure(name: str, params: dict[str, Any], n: int, warmup: int, ticks: int) 
         times.append(time.perf_counter() - started)
     seconds = float(np.median(times))
     state_bytes = sum(v.nbytes for v in detector.get_state().values()) / n
-    return {"series": n, "tick_seconds": seconds, "points_per_second": n / seconds, "state_bytes_per_series": state_bytes}
+    return {
+        "series": n,
+        "tick_seconds": seconds,
+        "points_per_second": n / seconds,
+        "state_bytes_per_series": state_bytes,
+    }
 
 
 def html_report(results: dict[str, list[dict[str, float]]]) -> str:
@@ -108,7 +113,9 @@ def main() -> None:
         for n in sizes:
             row = measure(name, FAMILIES.get(name, {}), n, args.warmup, args.ticks)
             results[name].append(row)
-            print(f"{name} n={n}: {row['tick_seconds']:.4f}s/tick {row['state_bytes_per_series']:.0f} B", file=sys.stderr)
+            print(
+                f"{name} n={n}: {row['tick_seconds']:.4f}s/tick {row['state_bytes_per_series']:.0f} B", file=sys.stderr
+            )
     print(markdown(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

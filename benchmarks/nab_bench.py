@@ -58,7 +58,9 @@ def batch(corpus: NabCorpus) -> tuple[np.ndarray, np.ndarray]:
     return values, stamps
 
 
-def evaluate(corpus: NabCorpus, values: np.ndarray, stamps: np.ndarray, params: dict[str, Any]) -> dict[str, list[float]]:
+def evaluate(
+    corpus: NabCorpus, values: np.ndarray, stamps: np.ndarray, params: dict[str, Any]
+) -> dict[str, list[float]]:
     detector = builtin_registry().create("novelty", to_params(params), len(corpus), 300.0)
     scores = detector.update(values, stamps).scores
     by_name = {f.name: scores[i, : len(f.series.values)] for i, f in enumerate(corpus)}
@@ -92,7 +94,11 @@ def main() -> None:
                 started = time.perf_counter()
                 scores = evaluate(corpus, values, stamps, trial)
                 took = time.perf_counter() - started
-                print(f"round {round_ + 1} {key}={option}: tune {scores['tune']} ({took:.1f}s)", file=sys.stderr, flush=True)
+                print(
+                    f"round {round_ + 1} {key}={option}: tune {scores['tune']} ({took:.1f}s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 if scores["tune"][0] > best_scores["tune"][0] + 0.05:
                     best, best_scores = trial, scores
     print("## NAB default selection (novelty)\n")

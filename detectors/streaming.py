@@ -16,10 +16,10 @@ above the alarm level, the series is quiet for ``refractory`` points, so one inc
 
 from __future__ import annotations
 
-import numpy as np
-from numpy.typing import NDArray
 from typing import Literal
 
+import numpy as np
+from numpy.typing import NDArray
 from pydantic import Field
 from scipy.special import log_ndtr
 
@@ -68,7 +68,9 @@ def record_score(ratio: FloatArray) -> FloatArray:
     return result
 
 
-def _ew_update(mean: FloatArray, dev: FloatArray, x: FloatArray, alpha: FloatArray | float, ok: FloatArray) -> None:
+def _ew_update(
+    mean: FloatArray, dev: FloatArray, x: FloatArray, alpha: FloatArray | float, ok: NDArray[np.bool_]
+) -> None:
     """EW mean and EW absolute deviation, in place, only where ``ok``."""
     delta = x - mean
     mean += np.where(ok, alpha * delta, 0.0)
@@ -105,7 +107,7 @@ class NoveltyDetector(Detector):
             "visits": z((n_series, SLOTS), dtype=np.uint16),
         }
 
-    def _raw(self, x: FloatArray, season: FloatArray, known: FloatArray, s: State) -> FloatArray:
+    def _raw(self, x: FloatArray, season: FloatArray, known: NDArray[np.bool_], s: State) -> FloatArray:
         """Raw evidence of each kind for the points ``x`` against the state before them; (series, kinds)."""
         alpha = self.params.fast_alpha
         scale = np.maximum(s["slow_dev"], 1e-9 + 1e-6 * np.abs(s["slow_mean"]))
