@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import csv
+import html
+import io
 import json
 import sys
 from pathlib import Path
@@ -13,7 +16,7 @@ import typer
 
 from daemon.cli.output import FORMAT_OPTION, OutputFormat, emit
 from detectors import DetectorError, builtin_registry
-from detectors.nab import PUBLISHED_ANCHORS, load_corpus, run_nab
+from detectors.nab import PUBLISHED_ANCHORS, NabReport, load_corpus, run_nab
 from detectors.nab.runner import detect_file
 from detectors.series_csv import read_series_csv
 
@@ -89,6 +92,7 @@ def bench_nab(
     detector: str = typer.Option("default", "--detector", "-d"),
     params: str = typer.Option(None, "--params", help="detector parameters as a JSON object"),
     json_out: Path = typer.Option(None, "--json", help="also write the results as JSON here"),
+    report_dir: Path = typer.Option(None, "--report", help="write nab-report.md and nab-report.html (with plots) here"),
 ) -> None:
     """Run one configuration over every file, score by NAB's rules, print scores beside the published anchors."""
     registry = builtin_registry()
@@ -115,6 +119,12 @@ def bench_nab(
         typer.echo(f"    {r.profile:20s} threshold {r.threshold:.6f}  tp {r.tp} fn {r.fn} fp-points {r.fp}")
     for name, anchor in PUBLISHED_ANCHORS.items():
         typer.echo(f"  {name:28s} " + " / ".join(f"{a:5.1f}" for a in anchor))
+    if report_dir is not None:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        markdown = _nab_markdown(report)
+        (report_dir / "nab-report.md").write_text(markdown)
+        (report_dir / "nab-report.html").write_text(_nab_html(report, markdown))
+        typer.echo(f"report: {report_dir / 'nab-report.md'}, {report_dir / 'nab-report.html'}")
     if json_out is not None:
         payload = {
             "detector": report.detector,
@@ -125,6 +135,49 @@ def bench_nab(
             "anchors": PUBLISHED_ANCHORS,
         }
         json_out.write_text(json.dumps(payload, indent=2))
+
+
+def _nab_markdown(report: NabReport) -> str:
+    lines = [f"# NAB benchmark: {report.detector}", "", f"parameters: `{json.dumps(dict(report.params))}`", ""]
+    lines += ["| detector | standard | reward low FP | reward low FN |", "|---|---:|---:|---:|"]
+    lines.append(f"| **{report.detector}** | " + " | ".join(f"**{r.normalized:.1f}**" for r in report.results) + " |")
+    lines += [
+        f"| {name} | " + " | ".join(f"{a:.1f}" for a in anchor) + " |" for name, anchor in PUBLISHED_ANCHORS.items()
+    ]
+    lines += ["", "| profile | threshold | windows detected | windows missed | detections outside windows |"]
+    lines += ["|---|---:|---:|---:|---:|"]
+    lines += [f"| {r.profile} | {r.threshold:.6f} | {r.tp} | {r.fn} | {r.fp} |" for r in report.results]
+    lines += ["", "| file | rows | seconds |", "|---|---:|---:|"]
+    lines += [f"| {t.name} | {t.rows} | {t.seconds:.3f} |" for t in report.timings]
+    return "\n".join(lines) + "\n"
+
+
+def _nab_html(report: NabReport, markdown: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [report.detector, *PUBLISHED_ANCHORS]
+    values = [[r.normalized for r in report.results], *PUBLISHED_ANCHORS.values()]
+    fig, ax = plt.subplots(figsize=(9, 4))
+    width = 0.25
+    for k, profile in enumerate(("standard", "reward low FP", "reward low FN")):
+        ax.bar(np.arange(len(names)) + (k - 1) * width, [v[k] for v in values], width, label=profile)
+    ax.set_xticks(np.arange(len(names)), names, rotation=20, fontsize=8)
+    ax.set_ylabel("normalised NAB score")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    image = base64.b64encode(buffer.getvalue()).decode()
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>NAB benchmark</title></head><body>"
+        f"<h1>NAB benchmark: {html.escape(report.detector)}</h1>"
+        f"<img alt='scores beside the published detectors' src='data:image/png;base64,{image}'>"
+        f"<pre>{html.escape(markdown)}</pre></body></html>"
+    )
 
 
 def register(root: typer.Typer) -> None:

@@ -87,9 +87,30 @@ def test_bench_nab_on_a_tiny_corpus(tmp_path: Path) -> None:
     _write(tmp_path / "data" / "cat" / "a.csv", _series())
     windows = {"cat/a.csv": [["2020-01-01 04:50:00", "2020-01-01 05:10:00"]]}
     (tmp_path / "labels" / "combined_windows.json").write_text(json.dumps(windows))
-    result = runner.invoke(app, ["bench", "nab", "--data", str(tmp_path), "--json", str(tmp_path / "r.json")])
+    args = [
+        "bench",
+        "nab",
+        "--data",
+        str(tmp_path),
+        "--json",
+        str(tmp_path / "r.json"),
+        "--report",
+        str(tmp_path / "rep"),
+    ]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "ARTime" in result.output and "[1/1] cat/a.csv" in result.output
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["results"][0]["profile"] == "standard"
     assert report["results"][0]["tp"] == 1
+    page = (tmp_path / "rep" / "nab-report.html").read_text()
+    assert "data:image/png;base64," in page and "http" not in page  # self-contained
+    assert "| cat/a.csv | 400 |" in (tmp_path / "rep" / "nab-report.md").read_text()
+
+
+def test_bench_nab_without_labels_says_what_is_missing(tmp_path: Path) -> None:
+    (tmp_path / "data" / "cat").mkdir(parents=True)
+    _write(tmp_path / "data" / "cat" / "a.csv", _series())
+    result = runner.invoke(app, ["bench", "nab", "--data", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "combined_windows.json" in result.output and "missing" in result.output
