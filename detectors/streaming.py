@@ -1,17 +1,20 @@
-"""The project default: calibrated streaming evidence with sparse, early alarms, vectorised across series.
+"""The project default: streaming evidence scored against its own records, with sparse alarms; vectorised.
 
-Four kinds of evidence are kept per series in O(1) state, each updated once per point for all series at once:
+Six kinds of evidence are kept per series in small fixed state, updated once per point for all series at once:
 
-- *level*: distance of the point from a slow EW mean, in units of the slow EW absolute deviation (spikes, dips);
-- *range break*: how far the point leaves the range the series has shown so far, relative to that range (the series
-  does something it has never done);
+- *level*: distance of the point from a slow EW mean, in slow EW absolute deviations (spikes, dips);
+- *range break*: how far the point leaves the range the series has shown so far, relative to that range;
 - *shift*: a fast EW mean against the slow one, in slow deviations (level shifts, CUSUM-like accumulation);
-- *variance*: the log ratio of fast to slow EW absolute deviation (variance changes).
+- *variance*: the log ratio of fast to slow EW absolute deviation (variance changes);
+- *season* and *season shift*: the residual from a time-of-day profile (288 five-minute slots, float32) and its fast
+  EW mean, in residual deviations (a daily pattern that breaks: a missing peak, a flat middle of the day).
 
-Raw evidence is not comparable across series, so each kind is calibrated against its own history on that series
-(the score's EW mean and deviation: an "anomaly likelihood" in the sense of Numenta's HTM) into a normal-tail
-probability. The final score is the strongest calibrated evidence. Alarms are made sparse: after a score at or
-above the alarm level, the series is quiet for ``refractory`` points, so one incident raises one early alarm.
+Raw evidence is not comparable across series, so each kind is divided by its own *record* on that series: the
+largest evidence of that kind seen so far, fading slowly (``record_decay`` per point). A ratio above 1 means the
+series does something it has not done before; the score is ratio / (ratio + 1), so 0.5 is "equals the record". A
+kind scores only once its record has seen ``record_warmup`` settled points. Alarms are sparse: within
+``refractory`` points after a score at or above ``alarm_level``, only a higher score is emitted (others are 0), so
+one incident raises one early alarm. How the parameters were chosen: README, "Anomaly detection".
 """
 
 from __future__ import annotations
