@@ -8,6 +8,7 @@ from daemon.cli import (
     anomaly_cmds,
     config_cmds,
     demo_cmds,
+    detect_cmds,
     problem_cmds,
     run_cmds,
     runbook_cmds,
@@ -31,6 +32,7 @@ COMMAND_MODULES = (
     problem_cmds,
     ticket_cmds,
     runbook_cmds,
+    detect_cmds,
 )
 for module in COMMAND_MODULES:
     module.register(app)
