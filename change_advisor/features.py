@@ -73,7 +73,7 @@ _JIT_ALIASES = {"entrophy": "entropy"}
 def transformed(name: str, values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=float)
     if SPECS[name].transform == "log1p":
-        return np.log1p(np.clip(values, 0, None))
+        return np.asarray(np.log1p(np.clip(values, 0, None)), dtype=float)
     return values
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from daemon.cli import config_cmds
+from daemon.cli import change_cmds, config_cmds
 
 app = typer.Typer(
     name="aiopsd",
@@ -15,7 +15,7 @@ app = typer.Typer(
 )
 
 # one line per command group; each module's register() adds its commands to the root
-for module in (config_cmds,):
+for module in (config_cmds, change_cmds):
     module.register(app)
 
 

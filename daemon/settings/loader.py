@@ -19,6 +19,7 @@ from pydantic_settings import (
 from pydantic_settings.sources.utils import parse_env_vars
 
 from daemon.errors import ConfigError, ConfigIssue
+from daemon.settings.changes import ChangeAdvisorSettings
 from daemon.settings.core import (
     DaemonSettings,
     DetectionSettings,
@@ -51,6 +52,7 @@ class Settings(BaseSettings):
     sources: SourcesSettings = SourcesSettings()
     detection: DetectionSettings = DetectionSettings()
     logging: LoggingSettings = LoggingSettings()
+    changes: ChangeAdvisorSettings = ChangeAdvisorSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,62 @@
+"""Plots of the CAB report as inline SVG (matplotlib, no pyplot state, no external resources)."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import matplotlib
+from matplotlib.figure import Figure
+
+from change_advisor.context import PastChange
+from change_advisor.model import Contribution
+
+_TIER_COLOURS = (("#2e7d32", 0.0, 0.10), ("#f9a825", 0.10, 0.30), ("#ef6c00", 0.30, 0.60), ("#c62828", 0.60, 1.0))
+
+
+def _svg(figure: Figure) -> str:
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "aiopsd"}):
+        figure.savefig(buffer, format="svg", bbox_inches="tight")
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def risk_gauge(probability: float) -> str:
+    figure = Figure(figsize=(4.2, 2.4))
+    ax = figure.add_subplot(projection="polar")
+    ax.set_thetamin(0)  # type: ignore[attr-defined]  # a PolarAxes
+    ax.set_thetamax(180)  # type: ignore[attr-defined]
+    for colour, low, high in _TIER_COLOURS:
+        ax.barh(1, math.pi * (high - low), left=math.pi * (1 - high), height=0.6, color=colour)
+    angle = math.pi * (1 - probability)
+    ax.annotate("", xy=(angle, 1.2), xytext=(0, 0), arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 2})
+    ax.set_axis_off()
+    ax.set_title(f"probability of failure {probability:.0%}", fontsize=11)
+    return _svg(figure)
+
+
+def factor_bars(factors: list[Contribution]) -> str:
+    shown = list(reversed(factors[:8]))
+    figure = Figure(figsize=(6.5, 0.45 * max(len(shown), 1) + 1.0))
+    ax = figure.add_subplot()
+    ax.barh(
+        [f.label for f in shown],
+        [f.log_odds for f in shown],
+        color=["#c62828" if f.log_odds > 0 else "#2e7d32" for f in shown],
+    )
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel("contribution to the log-odds of failure (vs. a typical change)")
+    return _svg(figure)
+
+
+def similar_outcomes(similar: list[PastChange]) -> str:
+    counts = {"success": 0, "failed": 0, "rolled-back": 0}
+    for change in similar:
+        counts[change.result] += 1
+    figure = Figure(figsize=(4.5, 2.2))
+    ax = figure.add_subplot()
+    ax.bar(list(counts), list(counts.values()), color=["#2e7d32", "#c62828", "#ef6c00"])
+    ax.set_ylabel("changes")
+    ax.set_title(f"outcomes of {len(similar)} similar past changes", fontsize=10)
+    return _svg(figure)
