@@ -80,7 +80,7 @@ def transformed(name: str, values: np.ndarray) -> np.ndarray:
 def timing(unix_seconds: np.ndarray, utc_offset_hours: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(weekend, off_hours) flags of times given in unix seconds, in a fixed offset from UTC."""
     local = pd.to_datetime(np.asarray(unix_seconds, dtype=float) + utc_offset_hours * 3600, unit="s", utc=True)
-    weekend = (local.weekday >= 5).astype(float)
+    weekend = (local.day_of_week >= 5).astype(float)
     hour = local.hour
     off_hours = ((hour < 7) | (hour >= 20)).astype(float)
     return np.asarray(weekend), np.asarray(off_hours)

@@ -1,0 +1,202 @@
+"""The daemon side: store tables, the store context (live health, history), learning, the CLI and the HTTP API."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from change_advisor.context import ChangeCalendar
+from change_advisor.request import load_change_request
+from daemon.api.changes import build_changes_router
+from daemon.changes import ChangeRepository, StoreChangeContext, score_and_record
+from daemon.cli.main import app
+from daemon.errors import InputError
+from daemon.settings.changes import ChangeAdvisorSettings
+from daemon.store.db import Store
+from daemon.store.models import AnomalyRow
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "changes"
+NOW = datetime(2026, 3, 3, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    store = Store(f"sqlite:///{tmp_path / 'aiopsd.db'}")
+    store.migrate()
+    return store
+
+
+def _history_csv(path: Path, rows: int, seed: int = 3) -> Path:
+    rng = np.random.default_rng(seed)
+    la = rng.lognormal(3, 1.5, rows).round()
+    failed = rng.random(rows) < 1 / (1 + np.exp(-(-2 + 0.9 * (np.log1p(la) - 3))))
+    table = pd.DataFrame(
+        {
+            "_id": [f"c{i}" for i in range(rows)],
+            "date": 1_600_000_000 + rng.permutation(rows) * 3600,
+            "bug": failed.astype(int),
+            "ns": 1,
+            "nd": 1,
+            "nf": rng.integers(1, 9, rows),
+            "entrophy": 0.5,
+            "la": la,
+            "ld": rng.integers(0, 50, rows),
+            "lt": 400,
+            "fix": 0,
+            "ndev": 3,
+            "age": 10.0,
+            "nuc": 5,
+            "exp": rng.integers(1, 500, rows),
+            "rexp": 3.0,
+            "sexp": 9,
+        }
+    )
+    table.to_csv(path)
+    return path
+
+
+def test_live_health_and_similar_changes_from_the_store(store: Store) -> None:
+    with store.session() as session:
+        for ts, score, pod in (
+            (NOW.timestamp() - 600, 0.9, "checkout-7d9f-abc"),
+            (NOW.timestamp() - 7200, 1.0, "checkout-7d9f-abc"),
+            (NOW.timestamp() - 60, 0.99, "payments-1"),
+        ):
+            session.add(
+                AnomalyRow(
+                    source="p",
+                    query="q",
+                    series_key=f"{ts}",
+                    labels={},
+                    ts=ts,
+                    value=1.0,
+                    entities={"namespace": "shop", "pod": pod},
+                    score=score,
+                    direction=1,
+                    detector="d",
+                    kind="point",
+                    detected_at=ts,
+                )
+            )
+    settings = ChangeAdvisorSettings()
+    request = load_change_request(EXAMPLES / "deploy-checkout.yaml")
+    report = score_and_record(store, settings, request, clock=lambda: NOW)
+    assert report.health.known and report.health.anomalies == 1  # the old one and the other pod do not count
+    assert report.health.anomaly_level == pytest.approx(0.9)
+    assert any("anomaly level" in c for c in report.conditions)
+
+    repository = ChangeRepository(store, clock=lambda: NOW)
+    repository.record_outcome("CHG-1042", "rolled-back", incident="PRB-7")
+    second = request.model_copy(update={"id": "CHG-2000"})
+    report2 = score_and_record(store, settings, second, clock=lambda: NOW + timedelta(days=1))
+    assert [c.id for c in report2.similar] == ["CHG-1042"] and report2.similar[0].result == "rolled-back"
+    assert report2.health.recent_incidents == ["PRB-7"]
+    assert report2.features["similar_failure_rate"] == pytest.approx(2.5 / 11)
+
+    with pytest.raises(InputError, match="unknown"):
+        repository.record_outcome("CHG-404", "failed")
+
+
+def test_problem_on_targets_soon_after_a_change_is_linked(store: Store) -> None:
+    request = load_change_request(EXAMPLES / "deploy-checkout.yaml")
+    score_and_record(store, ChangeAdvisorSettings(), request, clock=lambda: NOW)
+    repository = ChangeRepository(store, clock=lambda: NOW)
+    end = request.window.end
+    assert repository.link_incident("PRB-1", ["deployment/shop/other"], end + timedelta(hours=1), 6 * 3600) == []
+    assert repository.link_incident("PRB-2", ["deployment/shop/checkout"], end + timedelta(days=1), 6 * 3600) == []
+    assert repository.link_incident("PRB-3", ["deployment/shop/checkout"], end + timedelta(hours=1), 6 * 3600) == [
+        "CHG-1042"
+    ]
+    context = StoreChangeContext(store, ChangeCalendar())
+    health = context.target_health(request.targets, end + timedelta(hours=2))
+    assert health.recent_incidents == ["PRB-3"]
+
+
+def test_cli_learn_then_score_and_outcome(tmp_path: Path) -> None:
+    config = tmp_path / "aiopsd.yaml"
+    config.write_text(f"daemon: {{state_dir: {tmp_path / 'state'}}}\n")
+    runner = CliRunner()
+    few = runner.invoke(app, ["change", "learn", str(_history_csv(tmp_path / "few.csv", 20)), "-c", str(config)])
+    assert few.exit_code == 0, few.output
+    assert "model: prior" in few.output  # cold start: 20 outcomes are too few
+    learned = runner.invoke(app, ["change", "learn", str(_history_csv(tmp_path / "h.csv", 600)), "-c", str(config)])
+    assert learned.exit_code == 0, learned.output
+    assert "imported 600 changes; model: fitted, 600 outcomes" in learned.output
+    out = tmp_path / "r.json"
+    scored = runner.invoke(
+        app,
+        [
+            "change",
+            "score",
+            str(EXAMPLES / "deploy-checkout.yaml"),
+            "--format",
+            "json",
+            "-o",
+            str(out),
+            "-c",
+            str(config),
+        ],
+    )
+    assert scored.exit_code == 0, scored.output
+    report = json.loads(out.read_text())
+    assert report["model_kind"] == "fitted" and report["model_rows"] == 600
+    done = runner.invoke(
+        app, ["change", "outcome", "CHG-1042", "--result", "failed", "--incident", "PRB-9", "-c", str(config)]
+    )
+    assert done.exit_code == 0, done.output
+    assert "model: fitted, 601 outcomes" in done.output
+    bad = runner.invoke(app, ["change", "outcome", "CHG-1042", "--result", "meh", "-c", str(config)])
+    assert bad.exit_code == 2
+
+
+def test_cli_backtest_contract(tmp_path: Path) -> None:
+    data = _history_csv(tmp_path / "jit.csv", 1000)
+    scores = tmp_path / "scores.csv"
+    result = CliRunner().invoke(
+        app, ["change", "backtest", str(data), "--train-fraction", "0.8", "--scores-out", str(scores)]
+    )
+    assert result.exit_code == 0, result.output
+    for label in ("ROC AUC:", "PR AUC:", "F1:", "calibration error:"):
+        assert label in result.output
+    written = pd.read_csv(scores)
+    table = pd.read_csv(data).sort_values("date", kind="stable")
+    assert list(written.columns) == ["_id", "risk"]
+    assert list(written["_id"]) == list(table["_id"].iloc[800:])  # the newest 20 %, in time order
+    assert written["risk"].between(0, 1).all()
+    auc = float(result.output.split("ROC AUC:")[1].split()[0])
+    assert auc > 0.6  # size drives failure in this data
+
+
+def test_cli_reports_malformed_inputs(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("_id,date,bug,ns\na,1,2,1\n")
+    result = CliRunner().invoke(app, ["change", "backtest", str(bad)])
+    assert result.exit_code == 2 and "row 2 column 'bug': expected 0 or 1" in result.output
+    request = tmp_path / "cr.yaml"
+    request.write_text("id: x\n")
+    result = CliRunner().invoke(app, ["change", "score", str(request), "--offline"])
+    assert result.exit_code == 2 and "title: required field is missing" in result.output
+
+
+def test_http_score_endpoint(store: Store) -> None:
+    api = FastAPI()
+    api.include_router(build_changes_router(store, ChangeAdvisorSettings(), clock=lambda: NOW))
+    client = TestClient(api)
+    body = json.loads((EXAMPLES / "db-migration.json").read_text())
+    response = client.post("/api/v1/changes/score", json=body)
+    assert response.status_code == 200
+    assert response.json()["change_id"] == "CHG-1044" and 0 < response.json()["probability"] < 1
+    html = client.post("/api/v1/changes/score?format=html", json=body)
+    assert html.headers["content-type"].startswith("text/html") and "<svg" in html.text
+    body["window"] = {"start": "2026-03-04T22:00:00"}
+    bad = client.post("/api/v1/changes/score", json=body)
+    assert bad.status_code == 422
+    assert any("window.end: required field is missing" in d for d in bad.json()["detail"])
