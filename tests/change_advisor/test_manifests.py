@@ -76,5 +76,5 @@ def test_scale_to_zero_is_severe() -> None:
 def test_malformed_manifest_names_the_document(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("kind: Deployment\nmetadata: {name: a}\n---\nfoo: bar\n")
-    with pytest.raises(ChangeRequestError, match="bad.yaml document 2: expected a Kubernetes object"):
+    with pytest.raises(ChangeRequestError, match=r"bad\.yaml document 2: expected a Kubernetes object"):
         diff_manifest_files(bad, bad)

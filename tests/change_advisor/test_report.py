@@ -9,8 +9,6 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from change_advisor.advisor import ChangeAdvisor, RiskReport
 from change_advisor.context import ChangeCalendar, Freeze, OfflineContext
 from change_advisor.model import RiskModel
