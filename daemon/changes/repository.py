@@ -60,6 +60,7 @@ class ChangeRepository:
     def import_history(self, ids: Sequence[str], times: np.ndarray, failed: np.ndarray, features: pd.DataFrame) -> int:
         """Past changes with outcomes (``aiopsd change learn``); all rows in one transaction, ids replace."""
         now = self.clock().timestamp()
+        logger.info("importing %d past changes", len(ids))
         with self.store.session() as session:
             for i, change_id in enumerate(ids):
                 row = session.get(ChangeRequestRow, str(change_id)) or ChangeRequestRow(id=str(change_id))
@@ -96,6 +97,7 @@ class ChangeRepository:
 
     def retrain(self, settings: ModelSettings | None = None) -> RiskModel:
         features, failed, times = self.training_set()
+        logger.info("retraining the change risk model on %d outcomes", len(failed))
         model = RiskModel.train(features, failed, times, settings)
         with self.store.session() as session:
             row = session.get(ChangeModelRow, MODEL_NAME) or ChangeModelRow(name=MODEL_NAME)

@@ -115,6 +115,7 @@ def learn(
     config: Path = CONFIG,
 ) -> None:
     """Import past changes with their outcomes into the store and retrain the model from the store."""
+    configure_logging("INFO")  # progress of the long steps goes to stderr
     try:
         table = read_history_table(history)
         features = kamei_table_features(table, str(history))
@@ -145,7 +146,7 @@ def backtest_cmd(
     scores_out: Path = typer.Option(None, "--scores-out", help="write _id,risk of every scored row here"),
 ) -> None:
     """Order DATA by date, train on the first fraction, score the rest, print ROC AUC, PR AUC, F1, calibration."""
-    configure_logging("WARNING")
+    configure_logging("INFO")  # progress of the long steps goes to stderr
     try:
         result = backtest(data, train_fraction)
     except ChangeAdvisorError as exc:

@@ -84,3 +84,27 @@ def test_unknown_revision_and_empty_range(repo: Path, tmp_path: Path) -> None:
         kamei_metrics(repo, "HEAD", "HEAD")
     with pytest.raises(GitMetricsError, match="not a directory"):
         kamei_metrics(tmp_path / "missing", "HEAD~1")
+
+
+def test_request_with_a_git_range_is_scored_from_its_metrics(repo: Path) -> None:
+    from datetime import UTC, datetime
+
+    from change_advisor.advisor import ChangeAdvisor
+    from change_advisor.context import OfflineContext
+    from change_advisor.model import RiskModel
+    from change_advisor.request import load_change_request
+
+    request_file = repo / "requests" / "cr.yaml"  # the repository is the fixture's tmp dir: the request sits inside
+    request_file.parent.mkdir()
+    request_file.write_text(
+        "id: CHG-7\ntitle: schema and server\ntype: deploy\nauthor: bob\n"
+        "targets: [{kind: deployment, name: api, namespace: prod}]\n"
+        "window: {start: 2026-03-03T21:00:00Z, end: 2026-03-03T22:00:00Z}\n"
+        "change: {git: {repo: .., base: base}}\n"
+    )
+    advisor = ChangeAdvisor(RiskModel.prior(), OfflineContext(), clock=lambda: datetime(2026, 3, 1, tzinfo=UTC))
+    report = advisor.assess(load_change_request(request_file))
+    assert report.kamei is not None and report.kamei.la == 4
+    assert report.features["la"] == 4 and report.features["fix"] == 1.0
+    assert report.features["added_share"] == pytest.approx(4 / 5)
+    assert report.calendar.off_hours and not report.calendar.peak_hours

@@ -200,3 +200,30 @@ def test_http_score_endpoint(store: Store) -> None:
     bad = client.post("/api/v1/changes/score", json=body)
     assert bad.status_code == 422
     assert any("window.end: required field is missing" in d for d in bad.json()["detail"])
+
+
+def test_settings_section_and_report_with_history(store: Store, tmp_path: Path) -> None:
+    from change_advisor.report import render
+    from daemon.settings import load_settings
+
+    config = tmp_path / "aiopsd.yaml"
+    config.write_text(
+        "changes:\n  calendar:\n    freezes:\n      - {name: release freeze, start: 2026-03-01T00:00:00Z,"
+        " end: 2026-03-10T00:00:00Z}\n  link_window: 2h\n"
+    )
+    settings = load_settings(config, environ={}).changes
+    assert settings.link_window == timedelta(hours=2)
+    request = load_change_request(EXAMPLES / "deploy-checkout.yaml")
+    score_and_record(store, settings, request.model_copy(update={"id": "CHG-1"}), clock=lambda: NOW)
+    ChangeRepository(store, clock=lambda: NOW).record_outcome("CHG-1", "failed")
+    report = score_and_record(store, settings, request, clock=lambda: NOW)
+    assert report.calendar.freeze == "release freeze" and report.recommendation == "defer"
+    html = render(report, "html")
+    assert html.count("<svg") == 3 and "outcomes of 1 similar past changes" in html
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("changes:\n  calendar:\n    utc_offset_hours: 30\n")
+    from daemon.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"bad.yaml:3 changes.calendar.utc_offset_hours"):
+        load_settings(bad, environ={})
