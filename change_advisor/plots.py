@@ -7,6 +7,7 @@ import math
 
 import matplotlib
 from matplotlib.figure import Figure
+from matplotlib.patches import Circle, Wedge
 
 from change_advisor.context import PastChange
 from change_advisor.model import Contribution
@@ -23,16 +24,20 @@ def _svg(figure: Figure) -> str:
 
 
 def risk_gauge(probability: float) -> str:
-    figure = Figure(figsize=(4.2, 2.4))
-    ax = figure.add_subplot(projection="polar")
-    ax.set_thetamin(0)  # type: ignore[attr-defined]  # a PolarAxes
-    ax.set_thetamax(180)  # type: ignore[attr-defined]
+    """A half-dial coloured by tier with a needle at the probability."""
+    figure = Figure(figsize=(3.6, 2.1))
+    ax = figure.add_subplot()
     for colour, low, high in _TIER_COLOURS:
-        ax.barh(1, math.pi * (high - low), left=math.pi * (1 - high), height=0.6, color=colour)
+        ax.add_patch(Wedge((0, 0), 1.0, 180 * (1 - high), 180 * (1 - low), width=0.35, color=colour))
     angle = math.pi * (1 - probability)
-    ax.annotate("", xy=(angle, 1.2), xytext=(0, 0), arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 2})
+    ax.plot([0, 0.9 * math.cos(angle)], [0, 0.9 * math.sin(angle)], color="black", lw=2.5, solid_capstyle="round")
+    ax.add_patch(Circle((0, 0), 0.06, color="black"))
+    ax.text(0, -0.22, f"{probability:.0%}", ha="center", va="center", fontsize=16, fontweight="bold")
+    ax.set_xlim(-1.05, 1.05)
+    ax.set_ylim(-0.35, 1.05)
+    ax.set_aspect("equal")
     ax.set_axis_off()
-    ax.set_title(f"probability of failure {probability:.0%}", fontsize=11)
+    ax.set_title("probability of failure", fontsize=10)
     return _svg(figure)
 
 
