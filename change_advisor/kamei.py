@@ -57,7 +57,13 @@ class _Commit:
 
 def _git(repo: Path, *args: str) -> str:
     try:
-        done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False, timeout=120)
+        done = subprocess.run(
+            ["git", "-C", str(repo), "-c", "core.quotepath=off", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
     except FileNotFoundError as exc:
         raise GitMetricsError("the git command is not installed") from exc
     except subprocess.TimeoutExpired as exc:
@@ -104,12 +110,27 @@ def _entropy(changed: list[int]) -> float:
 
 
 def _lines_at(repo: Path, rev: str, paths: list[str]) -> int:
-    total = 0
-    for path in paths:
-        try:
-            total += _git(repo, "show", f"{rev}:{path}").count("\n")
-        except GitMetricsError:
-            continue  # a file the change creates has no lines before it
+    """Lines of the files at ``rev`` (files the change creates are not there), read with one ``git cat-file``."""
+    existing = set(_git(repo, "ls-tree", "-r", "--name-only", rev, "--", *paths).splitlines()) if paths else set()
+    wanted = [p for p in paths if p in existing]
+    if not wanted:
+        return 0
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(repo), "cat-file", "--batch"],
+            input="".join(f"{rev}:{path}\n" for path in wanted).encode(),
+            capture_output=True,
+            check=True,
+            timeout=120,
+        )
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        raise GitMetricsError(f"git cat-file in {repo} failed: {exc}") from exc
+    out, pos, total = done.stdout, 0, 0
+    for _ in wanted:
+        end = out.index(b"\n", pos)
+        size = int(out[pos:end].split()[2])
+        total += out[end + 1 : end + 1 + size].count(b"\n")
+        pos = end + 1 + size + 1
     return total
 
 

@@ -10,23 +10,12 @@ from sqlalchemy import select
 
 from change_advisor.context import CalendarVerdict, ChangeCalendar, PastChange, TargetHealth
 from change_advisor.request import ChangeRequest, ChangeWindow, Target
-from daemon.changes.models import ChangeOutcomeRow, ChangeRequestRow
+from daemon.changes.matching import touches
+from daemon.changes.models import ChangeOutcomeRow, ChangeRequestRow, target_keys
 from daemon.store.db import Store
 from daemon.store.models import AnomalyRow
 
 logger = logging.getLogger(__name__)
-
-
-def _matches(target: Target, entities: dict[str, str]) -> bool:
-    """An anomaly touches a target when one of its entities names it (and the namespace agrees when both say)."""
-    if target.kind == "namespace":
-        return entities.get("namespace") == target.name
-    if target.namespace and entities.get("namespace") not in (None, target.namespace):
-        return False
-    return entities.get(target.kind) == target.name or (
-        target.kind in ("deployment", "statefulset", "daemonset")
-        and entities.get("pod", "").startswith(target.name + "-")
-    )
 
 
 class StoreChangeContext:
@@ -50,7 +39,7 @@ class StoreChangeContext:
                     AnomalyRow.ts >= since, AnomalyRow.ts <= at.timestamp()
                 )
             ).all()
-        scores = [score for entities, score in rows if any(_matches(t, entities) for t in targets)]
+        scores = [score for entities, score in rows if any(touches(t, entities) for t in targets)]
         return TargetHealth(
             anomaly_level=max(scores, default=0.0),
             anomalies=len(scores),
@@ -62,7 +51,7 @@ class StoreChangeContext:
         """Ids of open problems touching the targets.
 
         TODO(problems): the problems table is being written in parallel; until it lands this returns no problems.
-        The lead wires it here: open/mitigating problems whose entities match `_matches`.
+        The lead wires it here: open/mitigating problems whose entities match `daemon.changes.matching.touches`.
         """
         return []
 
@@ -75,7 +64,7 @@ class StoreChangeContext:
                 .join(ChangeRequestRow, ChangeRequestRow.id == ChangeOutcomeRow.change_id)
                 .where(ChangeOutcomeRow.incident.is_not(None), ChangeOutcomeRow.recorded_at >= since)
             ).all()
-        return sorted({str(incident) for incident, row_targets in rows if keys.intersection(row_targets)})
+        return sorted({str(incident) for incident, row_targets in rows if keys.intersection(target_keys(row_targets))})
 
     def similar_changes(self, request: ChangeRequest, limit: int) -> list[PastChange]:
         """Past changes with an outcome, other than this one, of the same type or on one of the same targets."""
@@ -89,7 +78,7 @@ class StoreChangeContext:
             ).all()
         similar = []
         for row, result in rows:
-            if row.type == request.type.value or keys.intersection(row.targets):
+            if row.type == request.type.value or keys.intersection(target_keys(row.targets)):
                 similar.append(
                     PastChange(
                         id=row.id,

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from change_advisor.request import Target
 from daemon.store.db import Base
 
 
@@ -18,7 +19,7 @@ class ChangeRequestRow(Base):
     title: Mapped[str] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(32))
     author: Mapped[str] = mapped_column(String(200))
-    targets: Mapped[list[str]] = mapped_column(JSON)
+    targets: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # Target.model_dump() of each
     window_start: Mapped[float] = mapped_column(Float)
     window_end: Mapped[float] = mapped_column(Float)
     features: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -45,3 +46,11 @@ class ChangeModelRow(Base):
     trained_at: Mapped[float] = mapped_column(Float)
     rows: Mapped[int] = mapped_column(Integer)
     failures: Mapped[int] = mapped_column(Integer)
+
+
+def stored_targets(targets: list[dict[str, Any]]) -> list[Target]:
+    return [Target.model_validate(t) for t in targets]
+
+
+def target_keys(targets: list[dict[str, Any]]) -> set[str]:
+    return {t.key for t in stored_targets(targets)}

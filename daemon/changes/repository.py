@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 
 from change_advisor.advisor import RiskReport
 from change_advisor.context import Outcome
 from change_advisor.features import FEATURE_NAMES
 from change_advisor.model import ModelSettings, RiskModel
 from change_advisor.request import ChangeRequest
-from daemon.changes.models import ChangeModelRow, ChangeOutcomeRow, ChangeRequestRow
+from daemon.changes.matching import touches
+from daemon.changes.models import ChangeModelRow, ChangeOutcomeRow, ChangeRequestRow, stored_targets
 from daemon.errors import InputError
 from daemon.store.db import Store
 
@@ -41,7 +43,7 @@ class ChangeRepository:
         with self.store.session() as session:
             row = session.get(ChangeRequestRow, request.id) or ChangeRequestRow(id=request.id, origin="request")
             row.title, row.type, row.author = request.title, request.type.value, request.author
-            row.targets = [t.key for t in request.targets]
+            row.targets = [t.model_dump(mode="json") for t in request.targets]
             row.window_start, row.window_end = request.window.start.timestamp(), request.window.end.timestamp()
             row.features, row.probability, row.tier = _clean(report.features), report.probability, report.tier
             row.created_at = self.clock().timestamp()
@@ -60,20 +62,42 @@ class ChangeRepository:
     def import_history(self, ids: Sequence[str], times: np.ndarray, failed: np.ndarray, features: pd.DataFrame) -> int:
         """Past changes with outcomes (``aiopsd change learn``); all rows in one transaction, ids replace."""
         now = self.clock().timestamp()
-        logger.info("importing %d past changes", len(ids))
+        keys = [str(change_id) for change_id in ids]
+        if len(set(keys)) != len(keys):
+            duplicate = next(k for k in keys if keys.count(k) > 1)
+            raise InputError(f"change id {duplicate!r} appears more than once in the history")
+        logger.info("importing %d past changes", len(keys))
+        columns = {name: features[name].to_numpy(dtype=float) for name in FEATURE_NAMES}
+        requests: list[dict[str, Any]] = [
+            {
+                "id": key,
+                "title": f"imported change {key}",
+                "type": "deploy",
+                "author": "unknown",
+                "targets": [],
+                "window_start": float(times[i]),
+                "window_end": float(times[i]),
+                "features": {name: (None if np.isnan(v[i]) else float(v[i])) for name, v in columns.items()},
+                "probability": None,
+                "tier": None,
+                "origin": "history",
+                "created_at": now,
+            }
+            for i, key in enumerate(keys)
+        ]
+        outcomes = [
+            {"change_id": key, "result": "failed" if failed[i] else "success", "incident": None, "recorded_at": now}
+            for i, key in enumerate(keys)
+        ]
         with self.store.session() as session:
-            for i, change_id in enumerate(ids):
-                row = session.get(ChangeRequestRow, str(change_id)) or ChangeRequestRow(id=str(change_id))
-                row.title, row.type, row.author, row.targets = f"imported change {change_id}", "deploy", "unknown", []
-                row.window_start = row.window_end = float(times[i])
-                row.features = _clean({name: float(features[name].iloc[i]) for name in FEATURE_NAMES})
-                row.probability, row.tier, row.origin, row.created_at = None, None, "history", now
-                session.add(row)
-                outcome = session.get(ChangeOutcomeRow, str(change_id)) or ChangeOutcomeRow(change_id=str(change_id))
-                outcome.result = "failed" if failed[i] else "success"
-                outcome.incident, outcome.recorded_at = None, now
-                session.add(outcome)
-        return len(ids)
+            for start in range(0, len(keys), 500):  # stay below the bound-parameter limits of SQLite
+                chunk = keys[start : start + 500]
+                session.execute(delete(ChangeOutcomeRow).where(ChangeOutcomeRow.change_id.in_(chunk)))
+                session.execute(delete(ChangeRequestRow).where(ChangeRequestRow.id.in_(chunk)))
+            if requests:
+                session.execute(insert(ChangeRequestRow), requests)
+                session.execute(insert(ChangeOutcomeRow), outcomes)
+        return len(keys)
 
     def training_set(self) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
         """Every change with an outcome: features, failed (rolled back counts as failed), time."""
@@ -113,25 +137,29 @@ class ChangeRepository:
             row = session.get(ChangeModelRow, MODEL_NAME)
             return RiskModel.from_json(row.state) if row is not None else RiskModel.prior()
 
-    def link_incident(
-        self, problem_id: str, target_keys: Sequence[str], started_at: datetime, within_s: float
+    def link_problem(
+        self, problem_id: str, entities: Sequence[Mapping[str, str]], started_at: datetime, within: timedelta
     ) -> list[str]:
-        """Mark changes whose window ended at most ``within_s`` before a problem started on one of their targets as
-        failed with that problem as the incident. The correlation engine calls this when a problem opens."""
+        """Mark changes whose window ended at most ``within`` before a problem started, on a target one of the
+        problem's entity sets touches (e.g. ``{"namespace": "shop", "pod": "checkout-7d9f-x"}``), as failed with the
+        problem as their incident. The correlation engine calls this when a problem opens; returns the change ids."""
         start = started_at.timestamp()
-        keys = set(target_keys)
         linked = []
         with self.store.session() as session:
             rows = session.scalars(
                 select(ChangeRequestRow).where(
-                    ChangeRequestRow.window_end <= start, ChangeRequestRow.window_end >= start - within_s
+                    ChangeRequestRow.origin == "request",
+                    ChangeRequestRow.window_end <= start,
+                    ChangeRequestRow.window_end >= start - within.total_seconds(),
                 )
             ).all()
             for row in rows:
-                if not keys.intersection(row.targets):
+                if not any(touches(t, e) for t in stored_targets(row.targets) for e in entities):
                     continue
                 outcome = session.get(ChangeOutcomeRow, row.id) or ChangeOutcomeRow(change_id=row.id)
                 outcome.result, outcome.incident, outcome.recorded_at = "failed", problem_id, self.clock().timestamp()
                 session.add(outcome)
                 linked.append(row.id)
+        if linked:
+            logger.info("problem %s linked to change(s) %s", problem_id, linked)
         return linked

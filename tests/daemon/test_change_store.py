@@ -109,12 +109,13 @@ def test_problem_on_targets_soon_after_a_change_is_linked(store: Store) -> None:
     request = load_change_request(EXAMPLES / "deploy-checkout.yaml")
     score_and_record(store, ChangeAdvisorSettings(), request, clock=lambda: NOW)
     repository = ChangeRepository(store, clock=lambda: NOW)
-    end = request.window.end
-    assert repository.link_incident("PRB-1", ["deployment/shop/other"], end + timedelta(hours=1), 6 * 3600) == []
-    assert repository.link_incident("PRB-2", ["deployment/shop/checkout"], end + timedelta(days=1), 6 * 3600) == []
-    assert repository.link_incident("PRB-3", ["deployment/shop/checkout"], end + timedelta(hours=1), 6 * 3600) == [
-        "CHG-1042"
-    ]
+    end, six_hours = request.window.end, timedelta(hours=6)
+    other = [{"namespace": "shop", "pod": "payments-5f-x"}]
+    checkout_pod = [{"namespace": "other", "pod": "x"}, {"namespace": "shop", "pod": "checkout-7d9f-abc"}]
+    assert repository.link_problem("PRB-1", other, end + timedelta(hours=1), six_hours) == []
+    assert repository.link_problem("PRB-2", checkout_pod, end + timedelta(days=1), six_hours) == []
+    assert repository.link_problem("PRB-0", checkout_pod, end - timedelta(minutes=5), six_hours) == []
+    assert repository.link_problem("PRB-3", checkout_pod, end + timedelta(hours=1), six_hours) == ["CHG-1042"]
     context = StoreChangeContext(store, ChangeCalendar())
     health = context.target_health(request.targets, end + timedelta(hours=2))
     assert health.recent_incidents == ["PRB-3"]
@@ -227,3 +228,29 @@ def test_settings_section_and_report_with_history(store: Store, tmp_path: Path) 
 
     with pytest.raises(ConfigError, match=r"bad.yaml:3 changes.calendar.utc_offset_hours"):
         load_settings(bad, environ={})
+
+
+def test_learn_is_all_or_nothing_and_replaces_by_id(store: Store, tmp_path: Path) -> None:
+    from change_advisor.backtest import read_history_table
+    from change_advisor.features import kamei_table_features
+
+    repository = ChangeRepository(store, clock=lambda: NOW)
+    table = read_history_table(_history_csv(tmp_path / "h.csv", 100))
+    features = kamei_table_features(table, "h.csv")
+    times, failed = table["date"].to_numpy(float), table["bug"].to_numpy(float)
+    assert repository.import_history(list(table["_id"]), times, failed, features) == 100
+    assert repository.import_history(list(table["_id"]), times, 1 - failed, features) == 100  # replaces
+    _, stored_failed, _ = repository.training_set()
+    assert len(stored_failed) == 100 and stored_failed.sum() == (1 - failed).sum()
+    ids = list(table["_id"])
+    ids[5] = ids[4]
+    with pytest.raises(InputError, match=f"change id '{ids[4]}' appears more than once"):
+        repository.import_history(ids, times, failed, features)
+    assert len(repository.training_set()[1]) == 100
+
+    broken = tmp_path / "broken.csv"
+    table.assign(la=table["la"].astype(object).where(table.index != 50, "many")).to_csv(broken)
+    config = tmp_path / "aiopsd.yaml"
+    config.write_text(f"store: {{url: 'sqlite:///{tmp_path / 'other.db'}'}}\n")
+    result = CliRunner().invoke(app, ["change", "learn", str(broken), "-c", str(config)])
+    assert result.exit_code == 2 and "row 52 column 'la': expected a non-negative number, got 'many'" in result.output
