@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from change_advisor.errors import ModelError
 from change_advisor.features import FEATURE_NAMES, SPECS, transformed
-from change_advisor.metrics import best_f1_threshold
+from change_advisor.metrics import ScoreQuality, best_f1_threshold, score_quality
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,9 @@ class RiskModelState(BaseModel):
     threshold: float = 0.3
     rows: int = 0
     failures: int = 0
+    validation: ScoreQuality | None = Field(
+        None, description="the newest training share scored by a model of the older rows (Platt fitted on it too)"
+    )
 
 
 class Contribution(BaseModel):
@@ -153,12 +156,15 @@ class RiskModel:
         features, y, t = features.iloc[order].reset_index(drop=True), y[order], np.asarray(times, float)[order]
         cut = int(len(y) * (1 - settings.calibration_share))
         platt_a, platt_b, threshold = 0.0, 1.0, 0.5
+        validation: ScoreQuality | None = None
         if min(y[cut:].sum(), (1 - y[cut:]).sum()) >= settings.min_per_class // 2 and cut >= settings.min_outcomes:
             early = cls._fit(features.iloc[:cut], y[:cut], t[:cut], settings)
             logits = early._logits(features.iloc[cut:])
             platt = sm.GLM(y[cut:], sm.add_constant(logits), family=sm.families.Binomial()).fit()
             platt_a, platt_b = (float(v) for v in platt.params)
-            threshold = best_f1_threshold(y[cut:], 1 / (1 + np.exp(-(platt_a + platt_b * logits))))
+            calibrated = 1 / (1 + np.exp(-(platt_a + platt_b * logits)))
+            threshold = best_f1_threshold(y[cut:], calibrated)
+            validation = score_quality(y[cut:], calibrated, threshold)
         model = cls._fit(features, y, t, settings)
         state = model.state.model_copy(
             update={
@@ -167,6 +173,7 @@ class RiskModel:
                 "threshold": threshold,
                 "rows": len(y),
                 "failures": int(y.sum()),
+                "validation": validation,
             }
         )
         return cls(state)
@@ -224,10 +231,11 @@ class RiskModel:
     def _terms(self, features: pd.DataFrame) -> dict[str, np.ndarray]:
         terms: dict[str, np.ndarray] = {}
         for basis in self.state.bases:
-            x = _raw_column(features, basis.name)
-            x = np.where(np.isnan(x), basis.impute, x)
+            raw = _raw_column(features, basis.name)
+            x = np.where(np.isnan(raw), basis.impute, raw)
             block = (_hinges(x, basis.knots) - np.asarray(basis.mean)) / np.asarray(basis.scale)
-            terms[basis.name] = block @ np.asarray(basis.coefficients)
+            # terms average zero over the training rows; an unknown value counts as that average change
+            terms[basis.name] = np.where(np.isnan(raw), 0.0, block @ np.asarray(basis.coefficients))
         for name in self.state.prior_features:
             slope, typical = PRIOR[name]
             x = _raw_column(features, name)

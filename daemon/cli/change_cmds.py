@@ -133,10 +133,14 @@ def learn(
             store.dispose()
     except (ChangeAdvisorError, AiopsdError) as exc:
         raise _fail(exc) from None
-    typer.echo(
-        f"imported {count} changes; model: {model.state.kind}, {model.state.rows} outcomes, "
-        f"{model.state.failures} failed"
-    )
+    state = model.state
+    typer.echo(f"imported {count} changes; model: {state.kind}, {state.rows} outcomes, {state.failures} failed")
+    if state.validation is not None:
+        v = state.validation
+        typer.echo(
+            f"validation on the newest {v.rows} outcomes (model of the older ones): ROC AUC {v.roc_auc:.3f}, "
+            f"PR AUC {v.pr_auc:.3f}, F1 {v.f1:.3f}, calibration error {v.calibration_error:.3f}"
+        )
 
 
 @app.command("backtest")

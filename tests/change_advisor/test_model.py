@@ -69,3 +69,11 @@ def test_metrics_on_hand_checked_cases() -> None:
     assert pr_auc(y, np.array([0.1, 0.4, 0.35, 0.8])) == pytest.approx((1 + 2 / 3) / 2)
     assert f1_at(y, np.array([0.1, 0.4, 0.35, 0.8]), 0.3) == pytest.approx(2 * 2 / (3 + 2))
     assert calibration_error(np.array([0, 1]), np.array([0.05, 0.95])) == pytest.approx(0.05)
+
+
+def test_an_unknown_feature_contributes_nothing() -> None:
+    features, failed, times = _history(2000)
+    model = RiskModel.train(features, failed, times)
+    by_name = {f.feature: f for f in model.contributions({"la": 30.0})}
+    assert by_name["exp"].value is None and by_name["exp"].log_odds == 0.0
+    assert by_name["la"].log_odds != 0.0

@@ -131,6 +131,7 @@ def test_cli_learn_then_score_and_outcome(tmp_path: Path) -> None:
     learned = runner.invoke(app, ["change", "learn", str(_history_csv(tmp_path / "h.csv", 600)), "-c", str(config)])
     assert learned.exit_code == 0, learned.output
     assert "imported 600 changes; model: fitted, 600 outcomes" in learned.output
+    assert "validation on the newest 120 outcomes" in learned.output
     out = tmp_path / "r.json"
     scored = runner.invoke(
         app,
