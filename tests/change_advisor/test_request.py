@@ -10,7 +10,9 @@ from change_advisor.request import ChangeType, load_change_request
 EXAMPLES = Path(__file__).parents[2] / "examples" / "changes"
 
 
-@pytest.mark.parametrize("name", ["deploy-checkout.yaml", "manifest-payments.yaml", "db-migration.json"])
+@pytest.mark.parametrize(
+    "name", ["deploy-checkout.yaml", "manifest-payments.yaml", "db-migration.json", "git-range.yaml"]
+)
 def test_examples_load(name: str) -> None:
     request = load_change_request(EXAMPLES / name)
     assert request.targets
