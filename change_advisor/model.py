@@ -209,7 +209,10 @@ class RiskModel:
         glm = sm.GLM(y, design, family=sm.families.Binomial(), freq_weights=weights)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence chatter of statsmodels; the result is checked below
-            fitted = glm.fit_regularized(alpha=settings.ridge, L1_wt=0.0) if settings.ridge else glm.fit()
+            try:
+                fitted = glm.fit_regularized(alpha=settings.ridge, L1_wt=0.0) if settings.ridge else glm.fit()
+            except (np.linalg.LinAlgError, ValueError) as exc:
+                raise ModelError(f"the GLM could not be fitted on {len(y)} outcomes: {exc}") from exc
         params = np.asarray(fitted.params, dtype=float)
         if not np.all(np.isfinite(params)):
             raise ModelError("the GLM did not converge to finite coefficients")

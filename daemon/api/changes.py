@@ -31,8 +31,15 @@ def build_changes_router(
         fmt: Literal["json", "md", "html"] = Query("json", alias="format"),
     ) -> Response:
         try:
-            # paths in a request sent over HTTP (git repo, manifests) are taken as they are, on the daemon's host
             request = parse_change_request(body, source="request body")
+            if not settings.api_local_paths and (request.change.git or request.change.manifests):
+                raise HTTPException(
+                    422,
+                    detail=[
+                        "request body change: git and manifests name files on the daemon's host; send diff_stats, "
+                        "or enable changes.api_local_paths"
+                    ],
+                )
             report = score_and_record(store, settings, request, clock)
         except ChangeRequestError as exc:
             raise HTTPException(422, detail=[str(issue) for issue in exc.issues]) from None

@@ -255,3 +255,20 @@ def test_learn_is_all_or_nothing_and_replaces_by_id(store: Store, tmp_path: Path
     config.write_text(f"store: {{url: 'sqlite:///{tmp_path / 'other.db'}'}}\n")
     result = CliRunner().invoke(app, ["change", "learn", str(broken), "-c", str(config)])
     assert result.exit_code == 2 and "row 52 column 'la': expected a non-negative number, got 'many'" in result.output
+
+
+def test_http_refuses_host_paths_unless_allowed(store: Store) -> None:
+    body = json.loads((EXAMPLES / "db-migration.json").read_text())
+    body["change"] = {"manifests": {"before": "/etc/passwd", "after": "/etc/passwd"}}
+    api = FastAPI()
+    api.include_router(build_changes_router(store, ChangeAdvisorSettings(), clock=lambda: NOW))
+    refused = TestClient(api).post("/api/v1/changes/score", json=body)
+    assert refused.status_code == 422 and "api_local_paths" in refused.json()["detail"][0]
+    allowed = FastAPI()
+    allowed.include_router(build_changes_router(store, ChangeAdvisorSettings(api_local_paths=True), clock=lambda: NOW))
+    body["change"]["manifests"] = {
+        "before": str(EXAMPLES / "manifests" / "payments-before.yaml"),
+        "after": str(EXAMPLES / "manifests" / "payments-after.yaml"),
+    }
+    response = TestClient(allowed).post("/api/v1/changes/score", json=body)
+    assert response.status_code == 200 and response.json()["risky_edits"]
