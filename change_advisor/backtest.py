@@ -12,7 +12,8 @@ import pandas as pd
 from change_advisor.errors import HistoryError
 from change_advisor.features import kamei_table_features
 from change_advisor.metrics import ScoreQuality, score_quality
-from change_advisor.model import ModelSettings, RiskModel
+from change_advisor.model import RiskModel
+from change_advisor.model_settings import ModelSettings
 
 logger = logging.getLogger(__name__)
 

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from change_advisor.errors import ModelError
 from change_advisor.features import FEATURE_NAMES, SPECS, transformed
 from change_advisor.metrics import ScoreQuality, best_f1_threshold, score_quality
+from change_advisor.model_settings import ModelSettings
 
 logger = logging.getLogger(__name__)
 
@@ -62,17 +63,6 @@ PRIOR: dict[str, tuple[float, float]] = {
     "recent_incidents": (0.40, 0.0),
     "similar_failure_rate": (2.00, PRIOR_BASE_RATE),
 }
-
-
-class ModelSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    min_outcomes: int = Field(50, ge=10, description="fewer outcomes than this: the cold-start prior is used")
-    min_per_class: int = Field(10, ge=2, description="and at least this many failures and successes")
-    knots: int = Field(3, ge=0, le=8, description="spline hinges per continuous feature")
-    half_life: float = Field(0.25, gt=0, description="recency half-life as a share of the training time span")
-    ridge: float = Field(1e-4, ge=0, description="L2 penalty of the GLM (statsmodels elastic net, L1_wt=0)")
-    calibration_share: float = Field(0.2, gt=0, lt=0.5, description="newest share of training rows for calibration")
 
 
 class ColumnBasis(BaseModel):

@@ -15,7 +15,8 @@ from sqlalchemy import delete, insert, select
 from change_advisor.advisor import RiskReport
 from change_advisor.context import Outcome
 from change_advisor.features import FEATURE_NAMES
-from change_advisor.model import ModelSettings, RiskModel
+from change_advisor.model import RiskModel
+from change_advisor.model_settings import ModelSettings
 from change_advisor.request import ChangeRequest
 from daemon.changes.matching import touches
 from daemon.changes.models import ChangeModelRow, ChangeOutcomeRow, ChangeRequestRow, stored_targets

@@ -7,18 +7,9 @@ import sys
 from enum import StrEnum
 from pathlib import Path
 
-import numpy as np
 import typer
 
-from change_advisor.advisor import ChangeAdvisor
-from change_advisor.backtest import backtest, read_history_table
-from change_advisor.context import OfflineContext
 from change_advisor.errors import ChangeAdvisorError
-from change_advisor.features import kamei_table_features
-from change_advisor.model import RiskModel
-from change_advisor.report import render
-from change_advisor.request import load_change_request
-from daemon.changes import ChangeRepository, score_and_record
 from daemon.cli.output import configure_logging
 from daemon.errors import AiopsdError
 from daemon.settings import Settings, load_settings
@@ -62,6 +53,14 @@ def score(
     offline: bool = typer.Option(False, help="no store: calendar only, cold-start prior, nothing recorded"),
 ) -> None:
     """Score REQUEST_FILE: probability of failure, tier, factors, recommendation and conditions."""
+    # statsmodels, pandas and matplotlib load only for the commands that need them: `aiopsd` starts fast
+    from change_advisor.advisor import ChangeAdvisor
+    from change_advisor.context import OfflineContext
+    from change_advisor.model import RiskModel
+    from change_advisor.report import render
+    from change_advisor.request import load_change_request
+    from daemon.changes import score_and_record
+
     configure_logging("WARNING")
     try:
         request = load_change_request(request_file)
@@ -94,6 +93,8 @@ def outcome(
     retrain: bool = typer.Option(True, help="retrain the model from the store afterwards"),
 ) -> None:
     """Record how a change went; the model learns from it."""
+    from daemon.changes import ChangeRepository
+
     try:
         settings, store = _open(config)
         try:
@@ -115,6 +116,10 @@ def learn(
     config: Path = CONFIG,
 ) -> None:
     """Import past changes with their outcomes into the store and retrain the model from the store."""
+    from change_advisor.backtest import read_history_table
+    from change_advisor.features import kamei_table_features
+    from daemon.changes import ChangeRepository
+
     configure_logging("INFO")  # progress of the long steps goes to stderr
     try:
         table = read_history_table(history)
@@ -150,6 +155,10 @@ def backtest_cmd(
     scores_out: Path = typer.Option(None, "--scores-out", help="write _id,risk of every scored row here"),
 ) -> None:
     """Order DATA by date, train on the first fraction, score the rest, print ROC AUC, PR AUC, F1, calibration."""
+    import math
+
+    from change_advisor.backtest import backtest
+
     configure_logging("INFO")  # progress of the long steps goes to stderr
     try:
         result = backtest(data, train_fraction)
@@ -168,7 +177,7 @@ def backtest_cmd(
         f"calibration error: {q.calibration_error:.4f}",
     ]
     typer.echo("\n".join(lines), err=scores_out is None)
-    if not np.isfinite(q.roc_auc):
+    if not math.isfinite(q.roc_auc):
         typer.echo("warning: the scored rows hold only one outcome class; AUC is undefined", err=True)
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pydantic import Field
 
 from change_advisor.context import ChangeCalendar
-from change_advisor.model import ModelSettings
+from change_advisor.model_settings import ModelSettings
 from daemon.durations import Duration
 from daemon.settings.base import StrictModel
 
