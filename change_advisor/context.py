@@ -74,15 +74,25 @@ class ChangeCalendar(_Frozen):
     working_hours: tuple[int, int] = (7, 20)
 
     def verdict(self, window: ChangeWindow) -> CalendarVerdict:
-        local = window.start.astimezone(timezone(timedelta(hours=self.utc_offset_hours)))
+        """What the window overlaps: a freeze, peak hours, a weekend, time outside working hours (hour by hour,
+        in local time, over at most the first week of the window)."""
+        zone = timezone(timedelta(hours=self.utc_offset_hours))
+        start = window.start.astimezone(zone)
+        end = min(window.end.astimezone(zone), start + timedelta(days=7))
+        hours = []
+        at = start
+        while at < end:
+            hours.append(at)
+            at = (at + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
         freeze = next((f.name for f in self.freezes if f.start < window.end and window.start < f.end), None)
-        peak = any(local.weekday() in p.days and p.start_hour <= local.hour < p.end_hour for p in self.peak_hours)
-        start_hour, end_hour = self.working_hours
+        first, last = self.working_hours
         return CalendarVerdict(
             freeze=freeze,
-            peak_hours=peak,
-            weekend=local.weekday() >= 5,
-            off_hours=not start_hour <= local.hour < end_hour,
+            peak_hours=any(
+                h.weekday() in p.days and p.start_hour <= h.hour < p.end_hour for h in hours for p in self.peak_hours
+            ),
+            weekend=any(h.weekday() >= 5 for h in hours),
+            off_hours=any(not first <= h.hour < last for h in hours),
         )
 
 
