@@ -6,6 +6,7 @@ import typer
 
 from daemon.cli import (
     anomaly_cmds,
+    change_cmds,
     config_cmds,
     demo_cmds,
     detect_cmds,
@@ -33,6 +34,7 @@ COMMAND_MODULES = (
     ticket_cmds,
     runbook_cmds,
     detect_cmds,
+    change_cmds,
 )
 for module in COMMAND_MODULES:
     module.register(app)

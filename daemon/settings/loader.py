@@ -19,6 +19,7 @@ from pydantic_settings import (
 from pydantic_settings.sources.utils import parse_env_vars
 
 from daemon.errors import ConfigError, ConfigIssue
+from daemon.settings.changes import ChangeAdvisorSettings
 from daemon.settings.core import (
     DaemonSettings,
     DetectionSettings,
@@ -57,6 +58,7 @@ class Settings(BaseSettings):
     tickets: TicketsSettings = TicketsSettings()
     correlation: CorrelationSettings = CorrelationSettings()
     remediation: RemediationSettings = RemediationSettings()
+    changes: ChangeAdvisorSettings = ChangeAdvisorSettings()
 
     @classmethod
     def settings_customise_sources(
