@@ -147,7 +147,7 @@ class DetectionSettings(StrictModel):
         None, ge=0, le=1, description="Score above which a point is anomalous; default: the detector's own."
     )
     forecast_detector: str = Field(
-        "forecast", description="Detector run beside the main one on queries that set a capacity."
+        "trend", description="Detector run beside the main one on queries that set a capacity."
     )
     series_expiry: Duration = Field(
         timedelta(minutes=10), description="A series absent this long is dropped with its detector state."

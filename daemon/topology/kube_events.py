@@ -56,6 +56,8 @@ class KubeTopologyEvents:
     def __init__(self, topology: Topology) -> None:
         self.topology = topology
         self._generations: dict[str, int] = {}
+        # deleted objects: late events of their dependents (garbage-collected after them) must not bring them back
+        self._tombstones: dict[str, float] = {}
         self.applied = 0
 
     def apply(self, resource: Resource, event_type: str, obj: dict[str, Any], now: float) -> None:
@@ -66,12 +68,16 @@ class KubeTopologyEvents:
             return
         key = EntityRef(kind=_KIND[resource], namespace=namespace, name=name).key
         self.applied += 1
-        if event_type == "DELETED":
+        if event_type == "DELETED" or meta.get("deletionTimestamp"):
             self.topology.remove_entity(key)
             self._generations.pop(key, None)
+            self._tombstones[key] = now
+            if len(self._tombstones) > 10_000:
+                self._tombstones = {k: t for k, t in self._tombstones.items() if t > now - 600}
             return
         if event_type not in ("ADDED", "MODIFIED"):
             return
+        self._tombstones.pop(key, None)
         if resource == "services":
             self._service(key, namespace, obj)
         elif resource == "pods":
@@ -89,6 +95,8 @@ class KubeTopologyEvents:
             self.topology.remove_relation(source, key)
         self.topology.add_entity(key, labels=labels)
         owner = self._controller(meta, namespace)
+        if owner is not None and owner in self._tombstones:
+            owner = None  # its owner is gone; the garbage collector will delete it too
         self.topology.add_relation(owner or f"namespace//{namespace}", "owns", key)
 
     def _controller(self, meta: dict[str, Any], namespace: str) -> str | None:

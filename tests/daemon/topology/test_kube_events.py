@@ -72,3 +72,24 @@ def test_events_without_names_or_of_unknown_types_change_nothing() -> None:
     events.apply("pods", "ADDED", {"metadata": {}}, NOW)
     events.apply("pods", "BOOKMARK", pod("p", "rs", None, {}), NOW)
     assert topo.entities == set()
+
+
+def test_late_events_of_garbage_collected_dependents_do_not_resurrect_their_owner() -> None:
+    topo = Topology()
+    events = KubeTopologyEvents(topo)
+    events.apply("deployments", "ADDED", {"metadata": meta("cart", generation=1)}, NOW)
+    rs = {"metadata": meta("cart-7d9f", ("Deployment", "cart"))}
+    events.apply("replicasets", "ADDED", rs, NOW)
+    events.apply("pods", "ADDED", pod("cart-7d9f-x2", "cart-7d9f", "worker-1", {"app": "cart"}), NOW)
+
+    events.apply("deployments", "DELETED", {"metadata": meta("cart")}, NOW + 1)
+    events.apply("replicasets", "MODIFIED", rs, NOW + 2)  # the garbage collector touches it before deleting it
+    terminating = pod("cart-7d9f-x2", "cart-7d9f", "worker-1", {"app": "cart"})
+    terminating["metadata"]["deletionTimestamp"] = "2024-05-01T12:00:03Z"
+    events.apply("pods", "MODIFIED", terminating, NOW + 3)
+
+    assert "deployment/shop/cart" not in topo.entities
+    assert "pod/shop/cart-7d9f-x2" not in topo.entities
+    assert topo.owners("replicaset/shop/cart-7d9f") == []  # namespaces are not part of the owner chain
+    events.apply("deployments", "ADDED", {"metadata": meta("cart", generation=1)}, NOW + 4)  # created again
+    assert "deployment/shop/cart" in topo.entities
