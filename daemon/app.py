@@ -3,25 +3,33 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter
 
+from daemon.acting import RemediationStage
 from daemon.api.alerts import alerts_router
 from daemon.domain import ProblemEvent
 from daemon.errors import SourceError
 from daemon.health import HealthState
 from daemon.http import HttpServer, build_app
+from daemon.leader import elector_from_settings
 from daemon.loop import Daemon, TickSink
 from daemon.metrics import DaemonMetrics
 from daemon.operations import ProblemStage
+from daemon.remediation.wiring import build_remediator
 from daemon.settings import Settings, read_secret
 from daemon.sources.base import MetricSource
 from daemon.sources.prometheus import PrometheusSource
 from daemon.store import Store
 from daemon.topology.builders import InstantQuery
 from detectors import DetectorRegistry, builtin_registry
+from remediations.errors import RemediationError
+from remediations.kube import KubeCluster, api_client_from
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +54,76 @@ class Application:
     daemon: Daemon
     http: HttpServer | None
     problems: ProblemStage
+    leader_stop: threading.Event | None = None
+    leader_thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Serve HTTP, restore detector state, continue interrupted actions, and compete for leadership."""
+        if self.http is not None:
+            self.http.start()
+        self.daemon.restore()
+        if self.leader_thread is not None:
+            self.leader_thread.start()
+        elif self.problems.acting is not None:
+            self.problems.acting.recover()
 
     def close(self) -> None:
+        if self.leader_stop is not None and self.leader_thread is not None:
+            self.leader_stop.set()
+            if self.leader_thread.is_alive():
+                self.leader_thread.join(15)
         if self.http is not None:
             self.http.stop()
         self.problems.close()
         self.store.dispose()
+
+
+def build_acting(
+    settings: Settings, store: Store, problems: ProblemStage, kubeconfig: Path | None = None
+) -> tuple[RemediationStage, Any]:
+    """The remediation stage; without usable Kubernetes credentials it still decides, and escalates with the
+    suggested fix instead of acting. Returns the stage and the API client (None without a cluster)."""
+    section = settings.remediation
+    executor, api_client, reason = None, None, "no Kubernetes cluster is configured"
+    try:
+        api_client = api_client_from(kubeconfig or section.kubeconfig, section.context)
+        executor = build_remediator(settings, store, cluster=KubeCluster(api_client)).executor
+    except RemediationError as exc:
+        reason = f"remediation is off: {exc}"
+        logger.warning("%s; problems are escalated with the suggested runbook instead", reason)
+    stage = RemediationStage(
+        section.automation, problems.correlator, problems.topology, store, executor,
+        instance=settings.daemon.instance_name, unavailable_reason=reason,
+    )  # fmt: skip
+    return stage, api_client
+
+
+def _leadership(
+    settings: Settings, api_client: Any, problems: ProblemStage
+) -> tuple[threading.Event, threading.Thread] | None:
+    """Several replicas: only the holder of the Lease acts and writes tickets."""
+    section = settings.remediation.leader_election
+    if not section.enabled or api_client is None:
+        return None
+    elector = elector_from_settings(section, api_client, settings.daemon.instance_name)
+    acting = problems.acting
+    if acting is not None and acting.executor is not None:
+        acting.executor.is_leader = lambda: elector.is_leader
+    problems.writes_enabled.clear()
+
+    def started() -> None:
+        logger.info("%s is the leader: acting and writing tickets", settings.daemon.instance_name)
+        problems.writes_enabled.set()
+        if acting is not None:
+            acting.recover()
+
+    def stopped() -> None:
+        logger.info("%s is no longer the leader", settings.daemon.instance_name)
+        problems.writes_enabled.clear()
+
+    stop = threading.Event()
+    thread = threading.Thread(target=elector.run, args=(stop, started, stopped), name="aiopsd-leader", daemon=True)
+    return stop, thread
 
 
 def _instant_query(sources: Sequence[MetricSource]) -> InstantQuery | None:
@@ -78,12 +150,17 @@ def build_application(
     routers: Sequence[APIRouter] = (),
     serve_http: bool = True,
     on_events: Callable[[Sequence[ProblemEvent]], None] | None = None,
+    kubeconfig: Path | None = None,
 ) -> Application:
     store = open_store(settings)
     metrics = DaemonMetrics()
     health = HealthState(tick_interval=settings.daemon.interval.total_seconds())
     source_list = list(sources) if sources is not None else build_sources(settings)
     problems = ProblemStage(settings, store, instant_query=_instant_query(source_list), on_events=on_events)
+    api_client = None
+    if settings.remediation.automation.enabled:
+        problems.acting, api_client = build_acting(settings, store, problems, kubeconfig)
+    leadership = _leadership(settings, api_client, problems)
     daemon = Daemon(
         settings,
         store,
@@ -98,4 +175,5 @@ def build_application(
         token = read_secret(settings.daemon.api_token, settings.daemon.api_token_file, "daemon.api_token_file")
         all_routers = [alerts_router(problems.inbox), *routers]
         http = HttpServer(build_app(health, metrics, all_routers, token), settings.daemon.listen)
-    return Application(settings, store, daemon, http, problems)
+    stop, thread = leadership if leadership is not None else (None, None)
+    return Application(settings, store, daemon, http, problems, stop, thread)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from daemon.acting import RemediationStage
 from daemon.alerts import AlertInbox
 from daemon.correlation.correlator import ProblemCorrelator
 from daemon.domain import Anomaly, ProblemEvent
@@ -56,6 +57,7 @@ class ProblemStage:
         self._edges_at = -1e18
         self._started = False
         self.last_report: TicketingReport | None = None
+        self.acting: RemediationStage | None = None  # set by the application when remediation is configured
 
     def on_tick(self, anomalies: Sequence[Anomaly], now: float) -> None:
         if not self._started:
@@ -66,6 +68,9 @@ class ProblemStage:
             refresh_request_edges(self.topology, self._settings.correlation.topology, self.instant_query)
         events = self.correlator.observe([*anomalies, *self.inbox.drain()], now)
         self.publish(events)
+        if self.acting is not None and self.writes_enabled.is_set():
+            self.publish(self.acting.collect(now))
+            self.publish(self.acting.decide(events, now))
         self._submit(self.ticketing.flush)
 
     def publish(self, events: Sequence[ProblemEvent]) -> None:
@@ -91,6 +96,8 @@ class ProblemStage:
         self._flush = self._flusher.submit(job)
 
     def close(self) -> None:
+        if self.acting is not None:
+            self.acting.close()
         if self._flush is not None:
             self._flush.result()
         if self.writes_enabled.is_set():

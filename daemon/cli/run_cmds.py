@@ -66,9 +66,7 @@ def run(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     try:
-        if app.http is not None:
-            app.http.start()
-        app.daemon.restore()
+        app.start()
         app.daemon.run_forever(once=once, on_tick=lambda r: print_detections(r.anomalies))
     finally:
         app.close()

@@ -323,9 +323,9 @@ class ProblemCorrelator:
         """Remediation checked the metrics. Recovery alone does not resolve: the quiet period still applies."""
         return self._note("verified", problem_id, now, message, {"recovered": recovered})
 
-    def escalate(self, problem_id: str, now: float, reason: str) -> ProblemEvent:
+    def escalate(self, problem_id: str, now: float, reason: str, details: Details | None = None) -> ProblemEvent:
         """Automation may not or could not fix it: people must."""
-        return self._note("escalated", problem_id, now, reason, None)
+        return self._note("escalated", problem_id, now, reason, details)
 
     def acknowledge(self, problem_id: str, now: float, by: str) -> ProblemEvent:
         problem = self.get(problem_id)

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from daemon.durations import Duration
+from daemon.settings.automation import AutomationSettings
 from daemon.settings.base import StrictModel
 
 
@@ -41,3 +42,4 @@ class RemediationSettings(StrictModel):
     poll_interval: Duration = Field(timedelta(seconds=5), description="Time between rollout / verification checks.")
     max_attempts: int = Field(3, ge=1, le=10, description="Tries of an API call failing with a temporary error.")
     leader_election: LeaderElectionSettings = LeaderElectionSettings()
+    automation: AutomationSettings = AutomationSettings()

@@ -1,0 +1,44 @@
+"""Settings of the daemon's own remediation decisions: which runbook fixes which problem, and when to act."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from daemon.durations import Duration
+from daemon.settings.base import StrictModel
+
+
+class PlaybookRule(StrictModel):
+    """A problem whose root cause is a ``kind`` with one of ``symptoms`` may be fixed by ``runbook``."""
+
+    kind: str = Field(description="Root-cause entity kind: deployment, statefulset, daemonset, pod, node.")
+    symptoms: list[str] = Field(min_length=1, description="Any of the problem's symptoms (query `symptom`s).")
+    runbook: str = Field(description="A runbook name (`aiopsd runbook list`).")
+    params: dict[str, Any] = Field(default_factory=dict, description="Runbook parameters.")
+    target: Literal["root_cause", "node_of_root_cause"] = Field("root_cause", description="What the runbook acts on.")
+    prior_successes: float = Field(4.0, ge=0, description="Beta prior: how much we trust it before any outcome.")
+    prior_failures: float = Field(1.0, ge=0)
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        if not re.match(r"^[a-z]+$", value):
+            raise ValueError("expected an entity kind such as deployment or node")
+        return value
+
+
+class AutomationSettings(StrictModel):
+    enabled: bool = Field(True, description="Decide on problems at all (off: detect and ticket only).")
+    min_confidence: float = Field(
+        0.7, ge=0, le=1, description="Act alone only when root-cause confidence × runbook success rate reaches this."
+    )
+    min_severity: Literal["info", "warning", "critical"] = Field("warning", description="Smaller problems: watch.")
+    verify_quiet: Duration = Field(
+        timedelta(seconds=60), description="Recovered when the problem's entities show no anomaly for this long."
+    )
+    max_parallel: int = Field(2, ge=1, le=16, description="Actions running (incl. verification) at once.")
+    playbook: list[PlaybookRule] = Field(default_factory=list, description="First matching rule wins.")
