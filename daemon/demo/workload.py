@@ -23,7 +23,7 @@ NAMESPACE = "shop"
 @dataclass(frozen=True)
 class Fault:
     name: str
-    kind: str  # memory_leak | latency | errors | disk_fill
+    kind: str  # memory_leak | latency | errors | disk_fill | bad_rollout | node_pressure
     target: str  # deployment or statefulset name
     start: float  # seconds after the demo starts
     duration: float | None = None  # None: until remediated
@@ -33,9 +33,11 @@ class Fault:
 DEFAULT_FAULTS = (
     Fault("disk filling", "disk_fill", "db", 45, None, "the database volume fills up: full in about 15 minutes"),
     Fault("memory leak", "memory_leak", "cart", 90, None, "cart leaks memory until it is restarted"),
-    Fault("latency spike", "latency", "checkout", 180, 90, "checkout p99 latency jumps for 90 s"),
-    Fault("error burst", "errors", "frontend", 300, 60, "frontend returns 8% errors for a minute"),
+    Fault("bad rollout", "bad_rollout", "checkout", 180, None, "checkout v2 is rolled out: slow and failing"),
+    Fault("node pressure", "node_pressure", "node-2", 270, None, "a noisy neighbour exhausts node-2's memory"),
+    Fault("error burst", "errors", "frontend", 360, 60, "frontend returns 8% errors for a minute (transient)"),
 )
+GOOD_VERSION, BAD_VERSION = "v1", "v2"
 
 
 @dataclass(frozen=True)
@@ -79,9 +81,21 @@ class Pod:
     workload: Workload
     node: str
     started: float
-    leak_from: float | None = None  # the pod leaks memory from this time on
+    version: str = GOOD_VERSION
+    template: str = ""  # pod-template-hash: a new one means a new rollout
     oom_restarts: int = 0
     last_oom: float | None = None
+
+
+@dataclass(frozen=True)
+class PodInfo:
+    """A pod as the cluster reports it (cluster mode: the shop's pods mirror the control plane's)."""
+
+    name: str
+    node: str
+    started: float
+    version: str
+    template: str
 
 
 @dataclass
@@ -94,6 +108,9 @@ class Shop:
     generation: dict[str, int] = field(default_factory=dict)
     volume_cleaned_at: dict[str, float] = field(default_factory=dict)
     cleared: set[str] = field(default_factory=set)  # faults remediated
+    nodes: tuple[str, ...] = NODES
+    cordoned: set[str] = field(default_factory=set)
+    mirrored: bool = False  # pods come from the cluster (sync_pods) instead of being simulated
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __post_init__(self) -> None:
@@ -111,7 +128,7 @@ class Shop:
             else:
                 rs = f"{_hash(f'{w.name}/{gen}') % 0xFFFFFFFFFF:010x}"[:9]
                 name = f"{w.name}-{rs}-{_hash(f'{w.name}/{gen}/{i}') % 10**5:05d}"
-            pods.append(Pod(name, w, NODES[(_hash(name) + i) % len(NODES)], started))
+            pods.append(Pod(name, w, self.nodes[(_hash(name) + i) % len(self.nodes)], started))
         return pods
 
     def workload(self, name: str) -> Workload:
@@ -128,6 +145,30 @@ class Shop:
                 if fault.target == name and fault.kind == "memory_leak":
                     self.cleared.add(fault.name)
             return [p.name for p in self.pods[name]]
+
+    def sync_pods(self, name: str, pods: list[PodInfo], now: float) -> None:
+        """Cluster mode: the workload's pods are the cluster's. A new rollout (pod template) ends a memory leak."""
+        with self._lock:
+            w = self.workload(name)
+            before = {p.template for p in self.pods.get(name, []) if p.template}
+            after = {p.template for p in pods}
+            known = {p.name: p for p in self.pods.get(name, [])}
+            self.pods[name] = [
+                known.get(i.name) or Pod(i.name, w, i.node, i.started, i.version, i.template) for i in pods
+            ]
+            for pod, info in zip(self.pods[name], pods, strict=True):
+                pod.node, pod.version, pod.template = info.node, info.version, info.template
+            if before and after - before:
+                for fault in self.faults:
+                    if fault.target == name and fault.kind == "memory_leak" and self.fault_active(fault, now):
+                        self.cleared.add(fault.name)
+
+    def set_cordoned(self, nodes: set[str]) -> None:
+        with self._lock:
+            self.cordoned = set(nodes)
+            for fault in self.faults:
+                if fault.kind == "node_pressure" and self._node_name(fault) in self.cordoned:
+                    self.cleared.add(fault.name)
 
     def clean_volume(self, name: str, now: float) -> None:
         with self._lock:
@@ -160,12 +201,19 @@ class Shop:
                 errors = w.error_ratio
                 if self._active(w.name, "errors", t):
                     errors = 0.08
+                if not self.mirrored and self._active(w.name, "bad_rollout", t):
+                    for pod in self.pods[w.name]:
+                        pod.version = BAD_VERSION  # simulated: without a cluster nothing can roll it back
                 for pod in self.pods[w.name]:
                     if pod.started > t:
                         continue
-                    yield from self._pod_samples(w, pod, t, load, latency_fault, errors)
+                    bad = pod.version == BAD_VERSION
+                    yield from self._pod_samples(
+                        w, pod, t, load, latency_fault + (0.9 if bad else 0.0), 0.12 if bad else errors
+                    )
                 if w.volume is not None:
                     yield from self._volume_samples(w, t)
+            yield from self._node_samples(t)
 
     def _latency_extra(self, w: Workload, t: float) -> float:
         if self._active(w.name, "latency", t):
@@ -213,6 +261,22 @@ class Shop:
         yield "shop_http_error_ratio", labels, error_ratio
         yield "shop_http_request_duration_p99_seconds", labels, latency
         yield "shop_container_restarts_total", labels, float(restarts)
+
+    def _node_samples(self, t: float) -> Iterator[tuple[str, dict[str, str], float]]:
+        for node in self.nodes:
+            used = 0.55 + 0.01 * _noise(node + "n", t, 10)
+            for fault in self.faults:
+                if fault.kind == "node_pressure" and self.fault_active(fault, t) and node == self._node_name(fault):
+                    used += min((t - (self.start + fault.start)) * 0.004, 0.4)
+            yield "shop_node_memory_used_ratio", {"node": node}, min(used, 1.0)
+            yield "shop_node_schedulable", {"node": node}, 0.0 if node in self.cordoned else 1.0
+
+    def _node_name(self, fault: Fault) -> str:
+        """Faults name nodes node-1, node-2…; in cluster mode they are the cluster's nodes in order."""
+        if fault.target in self.nodes:
+            return fault.target
+        index = int(fault.target.rsplit("-", 1)[-1]) - 1
+        return self.nodes[index] if 0 <= index < len(self.nodes) else fault.target
 
     def _volume_samples(self, w: Workload, t: float) -> Iterator[tuple[str, dict[str, str], float]]:
         assert w.volume is not None
