@@ -59,9 +59,9 @@ def test_problems_list_and_detail(client: TestClient, built: Scenario) -> None:
     latency = [p for p in listed if p["signature"].endswith(":latency")]
     details = [client.get(f"/api/v1/problems/{p['fingerprint']}").json() for p in latency]  # by fingerprint
     (acked,) = [d for d in details if d["acknowledged_by"] == "user:bob"]  # C: escalated, acknowledged
-    assert [e["kind"] for e in acked["timeline"]] == ["opened", "escalated", "updated", "resolved"]
+    assert [e["kind"] for e in acked["timeline"]] == ["opened", "escalated", "updated", "resolved", "closed"]
     assert acked["timeline"][1]["details"]["reason"] == "guard:max_unavailable"
-    assert acked["problem"]["status"] == "resolved" and acked["tickets"] == []
+    assert acked["problem"]["status"] == "closed" and acked["tickets"] == []
     assert client.get("/api/v1/problems/p-nope").status_code == 404
 
 
