@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Literal
 
 from markupsafe import Markup
@@ -12,6 +13,14 @@ from daemon.reports.format import NONE, day, delta, duration, money, pct, when
 from daemon.reports.html import html_template, stylesheet
 
 ReportFormat = Literal["md", "html", "json"]
+
+
+class ReportFormatOption(StrEnum):
+    md = "md"
+    html = "html"
+    json = "json"
+
+
 # (label, attribute of WindowKpis, kind) of the headline rows
 HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("Deflection rate", "deflection_rate", "rate"),
