@@ -71,7 +71,8 @@ def confidence_summary(values: Sequence[float]) -> ConfidenceSummary:
     if not values:
         return ConfidenceSummary(count=0, histogram=[0] * 10)
     array = np.asarray(values, dtype=float)
-    histogram, _ = np.histogram(array, bins=10, range=(0.0, 1.0))
+    # bin i holds [i/10, (i+1)/10), the last one also 1.0; rounding first keeps 0.7 in bin 7 despite binary floats
+    histogram = np.bincount(np.minimum(np.floor(np.round(array * 10, 9)).astype(int), 9), minlength=10)
     p10, p50, p90 = (float(v) for v in np.percentile(array, [10, 50, 90]))
     return ConfidenceSummary(
         count=len(values),

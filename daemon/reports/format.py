@@ -34,7 +34,7 @@ def day(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
 
 
-def delta(current: float | None, previous: float | None, kind: str) -> str:
+def delta(current: float | None, previous: float | None, kind: str, currency: str = "") -> str:
     """The change from the previous week, signed, in the value's own unit."""
     if current is None or previous is None:
         return NONE
@@ -43,4 +43,4 @@ def delta(current: float | None, previous: float | None, kind: str) -> str:
         return f"{diff * 100:+.1f} pp"
     if kind == "seconds":
         return ("+" if diff >= 0 else "−") + duration(abs(diff))
-    return f"{diff:+,.2f}"
+    return f"{diff:+,.2f} {currency}".rstrip()

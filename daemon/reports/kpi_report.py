@@ -56,6 +56,7 @@ def headline(report: KpiReport) -> list[dict[str, str]]:
                     getattr(current, attribute) if current else None,
                     getattr(previous, attribute) if previous else None,
                     kind,
+                    currency,
                 ),
             }
         )

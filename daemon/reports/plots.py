@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import matplotlib
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from daemon.knowledge import RunbookConfidence
 from daemon.kpi.model import CategoryKpi, ConfidenceSummary, WindowKpis
@@ -31,12 +32,14 @@ def rate_trend(weeks: list[WindowKpis]) -> str:
     """Deflection and auto-resolution rate per week (weeks without resolved problems are gaps)."""
     figure = Figure(figsize=(6.5, 2.8))
     ax = figure.add_subplot()
-    labels = [_week_label(w.since) for w in weeks]
+    xs = list(range(len(weeks)))
     nan = float("nan")
     deflection = [w.deflection_rate if w.deflection_rate is not None else nan for w in weeks]
     auto = [w.auto_resolution_rate if w.auto_resolution_rate is not None else nan for w in weeks]
-    ax.plot(labels, deflection, marker="o", color=GREEN, label="deflection rate")
-    ax.plot(labels, auto, marker="s", color=BLUE, label="auto-resolution rate")
+    ax.plot(xs, deflection, marker="o", color=GREEN, label="deflection rate")
+    ax.plot(xs, auto, marker="s", color=BLUE, label="auto-resolution rate")
+    ax.set_xticks(xs, [_week_label(w.since) for w in weeks])
+    ax.set_xlim(-0.5, len(weeks) - 0.5)
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("week starting (UTC)")
     ax.legend(loc="lower left", fontsize=8)
@@ -76,6 +79,7 @@ def escalation_bars(by_reason: dict[str, int]) -> str:
     figure = Figure(figsize=(6.5, 0.4 * max(len(items), 1) + 1.0))
     ax = figure.add_subplot()
     ax.barh([k for k, _ in items], [v for _, v in items], color=RED)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("escalations")
     return _svg(figure, "escalations by reason")
 
@@ -87,6 +91,7 @@ def confidence_histogram(automated: ConfidenceSummary, escalated: ConfidenceSumm
     ax.bar([c - 0.02 for c in centres], automated.histogram or [0] * 10, width=0.04, color=GREEN, label="automated")
     ax.bar([c + 0.02 for c in centres], escalated.histogram or [0] * 10, width=0.04, color=RED, label="escalated")
     ax.set_xlim(0, 1)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("confidence")
     ax.set_ylabel("decisions")
     ax.legend(fontsize=8)

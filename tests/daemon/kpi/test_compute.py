@@ -56,7 +56,8 @@ def test_escalation_patterns_and_confidence(week: Scenario) -> None:
     assert shares == {"memory_leak": 0.5, "latency": 0.5, "disk_full": 1.0}
     assert report.confidence_automated.values == [0.7, 0.9]
     assert report.confidence_escalated.values == [0.4, 0.7, 0.95]
-    assert report.confidence_escalated.histogram[4] == 1 and report.confidence_escalated.histogram[9] == 1
+    assert report.confidence_escalated.histogram == [0, 0, 0, 0, 1, 0, 0, 1, 0, 1]
+    assert report.confidence_automated.histogram == [0, 0, 0, 0, 0, 0, 0, 1, 0, 1]
     assert report.confidence_automated.mean == pytest.approx(0.8)
 
 
