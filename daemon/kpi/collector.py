@@ -30,7 +30,9 @@ class KpiCollector(Collector):
         now = self.clock()
         if self._cached is not None and now - self._cached[0] < self.settings.cache_ttl.total_seconds():
             return self._cached[1]
-        report = compute_kpis(self.store, self.settings, now - self.settings.window.total_seconds(), now)
+        # gauges need the window only, not the weekly trend of the report
+        settings = self.settings.model_copy(update={"weeks": 1})
+        report = compute_kpis(self.store, settings, now - self.settings.window.total_seconds(), now)
         self._cached = (now, report)
         return report
 
