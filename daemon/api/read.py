@@ -4,7 +4,8 @@ FastAPI serves the OpenAPI description at /openapi.json."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
@@ -80,6 +81,17 @@ def _unavailable(exc: StoreError) -> HTTPException:
     return HTTPException(503, detail=f"the store cannot answer: {exc}")
 
 
+@contextmanager
+def _answering() -> Iterator[None]:
+    """A store that fails is a 503 saying why, not a 500."""
+    try:
+        yield
+    except StoreError as exc:
+        raise _unavailable(exc) from exc
+    except SQLAlchemyError as exc:
+        raise _unavailable(StoreError(str(exc))) from exc
+
+
 def _choice(name: str, value: str | None, allowed: tuple[str, ...]) -> None:
     if value is not None and value not in allowed:
         raise HTTPException(422, detail=f"query parameter {name}: expected one of {list(allowed)}, got {value!r}")
@@ -91,12 +103,9 @@ def build_read_router(store: Store, kpi_settings: KpiSettings, clock: Callable[[
     knowledge = KnowledgeBase(store)
 
     def _tickets(*where: Any, limit: int = 100) -> list[TicketOut]:
-        try:
-            with store.session() as session:
-                query = select(TicketLinkRow).where(*where).order_by(TicketLinkRow.updated_at.desc()).limit(limit)
-                return [_ticket(row) for row in session.scalars(query)]
-        except SQLAlchemyError as exc:
-            raise _unavailable(StoreError(str(exc))) from exc
+        with _answering(), store.session() as session:
+            query = select(TicketLinkRow).where(*where).order_by(TicketLinkRow.updated_at.desc()).limit(limit)
+            return [_ticket(row) for row in session.scalars(query)]
 
     @router.get("/problems", response_model=list[ProblemSnapshot])
     def list_problems(
@@ -105,24 +114,26 @@ def build_read_router(store: Store, kpi_settings: KpiSettings, clock: Callable[[
     ) -> list[ProblemSnapshot]:
         """Newest first; problems merged into another are left out."""
         _choice("status", status, PROBLEM_STATUSES)
-        return problems.list_snapshots(status, limit)
+        with _answering():
+            return problems.list_snapshots(status, limit)
 
     @router.get("/problems/{problem_id}", response_model=ProblemDetail)
     def get_problem(problem_id: str) -> ProblemDetail:
         """A problem by id or fingerprint, with its timeline and tickets."""
-        snapshot = problems.find(problem_id)
-        if snapshot is None:
-            raise HTTPException(404, detail=f"no problem with id or fingerprint {problem_id!r}")
-        timeline = [
-            TimelineEntry(ts=e.ts, kind=e.kind, message=e.message, details=e.details or {})
-            for e in problems.timeline(snapshot.id)
-        ]
-        return ProblemDetail(
-            problem=snapshot,
-            acknowledged_by=problems.acknowledged_by(snapshot.id),
-            timeline=timeline,
-            tickets=_tickets(TicketLinkRow.fingerprint == snapshot.fingerprint),
-        )
+        with _answering():
+            snapshot = problems.find(problem_id)
+            if snapshot is None:
+                raise HTTPException(404, detail=f"no problem with id or fingerprint {problem_id!r}")
+            timeline = [
+                TimelineEntry(ts=e.ts, kind=e.kind, message=e.message, details=e.details or {})
+                for e in problems.timeline(snapshot.id)
+            ]
+            return ProblemDetail(
+                problem=snapshot,
+                acknowledged_by=problems.acknowledged_by(snapshot.id),
+                timeline=timeline,
+                tickets=_tickets(TicketLinkRow.fingerprint == snapshot.fingerprint),
+            )
 
     @router.get("/tickets", response_model=list[TicketOut])
     def list_tickets(
@@ -151,12 +162,9 @@ def build_read_router(store: Store, kpi_settings: KpiSettings, clock: Callable[[
             query = query.where(ActionRow.status == status)
         if runbook:
             query = query.where(ActionRow.runbook == runbook)
-        try:
-            with store.session() as session:
-                rows = session.scalars(query.order_by(ActionRow.created_at.desc()).limit(limit))
-                return [ActionRecord.model_validate(row.record) for row in rows]
-        except SQLAlchemyError as exc:
-            raise _unavailable(StoreError(str(exc))) from exc
+        with _answering(), store.session() as session:
+            rows = session.scalars(query.order_by(ActionRow.created_at.desc()).limit(limit))
+            return [ActionRecord.model_validate(row.record) for row in rows]
 
     @router.get("/kpis", response_model=KpiReport, responses={200: {"content": {"text/markdown": {}, "text/html": {}}}})
     def get_kpis(
@@ -172,10 +180,8 @@ def build_read_router(store: Store, kpi_settings: KpiSettings, clock: Callable[[
             raise HTTPException(422, detail=f"query parameter since/until: {exc}") from None
         if end <= start:
             raise HTTPException(422, detail=f"query parameter since: must be before until ({start} >= {end})")
-        try:
+        with _answering():
             report = compute_kpis(store, kpi_settings, start, end, generated_at=now)
-        except StoreError as exc:
-            raise _unavailable(exc) from exc
         if fmt == "html":
             return HTMLResponse(kpi_report.render_html(report))
         if fmt == "md":
@@ -185,19 +191,16 @@ def build_read_router(store: Store, kpi_settings: KpiSettings, clock: Callable[[
     @router.get("/knowledge", response_model=list[KnowledgeArticle])
     def list_knowledge() -> list[KnowledgeArticle]:
         """Every article with its runbooks' confidence, most recently updated first."""
-        try:
+        with _answering():
             return knowledge.articles()
-        except StoreError as exc:
-            raise _unavailable(exc) from exc
 
     @router.get("/knowledge/{signature}", response_model=KnowledgeArticle)
     def get_knowledge(signature: str) -> KnowledgeArticle:
         """One article with its outcome history."""
         try:
-            return knowledge.article(signature)
+            with _answering():
+                return knowledge.article(signature)
         except UnknownArticle as exc:
             raise HTTPException(404, detail=str(exc)) from None
-        except StoreError as exc:
-            raise _unavailable(exc) from exc
 
     return router

@@ -143,34 +143,57 @@ class KnowledgeBase:
         if outcome != "manual" and not runbook:
             raise InvalidOutcome(f"outcome {outcome!r} of problem {problem.id} needs the runbook that ran")
         signature = problem.signature or "unknown:unknown"
-        try:
-            with self.store.session() as session:
-                known = session.scalar(
-                    select(KnowledgeOutcomeRow.id).where(KnowledgeOutcomeRow.problem_id == problem.id).limit(1)
-                )
-                session.add(
-                    KnowledgeOutcomeRow(
-                        signature=signature,
-                        problem_id=problem.id,
-                        runbook=runbook or "",
-                        target=target,
-                        outcome=outcome,
-                        ts=ts,
-                    )
-                )
-                session.flush()  # the unique key refuses an outcome recorded before
-                self._update_article(session, problem, signature, outcome, ts, new_problem=known is None)
-                if runbook:
-                    self._update_runbook(session, signature, runbook, target, outcome, ts)
-        except IntegrityError:
-            logger.debug("outcome of %s by %s at %s already recorded", problem.id, runbook, ts)
-            return False
-        except SQLAlchemyError as exc:
-            raise StoreError(f"recording the outcome of problem {problem.id} failed: {exc}") from exc
+        for attempt in range(2):
+            try:
+                self._record(problem, signature, runbook, target, outcome, ts)
+                break
+            except IntegrityError as exc:
+                if self._recorded(problem.id, runbook, outcome, ts):
+                    logger.debug("outcome of %s by %s at %s already recorded", problem.id, runbook, ts)
+                    return False
+                if attempt:  # another writer created the article or posterior row at the same moment: retried once
+                    raise StoreError(f"recording the outcome of problem {problem.id} failed: {exc}") from exc
+            except SQLAlchemyError as exc:
+                raise StoreError(f"recording the outcome of problem {problem.id} failed: {exc}") from exc
         logger.info(
             "knowledge: %s %s on %s", runbook or "a person", outcome, signature, extra={"ctx_problem": problem.id}
         )
         return True
+
+    def _record(
+        self, problem: ProblemSnapshot, signature: str, runbook: str | None, target: str | None, outcome: str, ts: float
+    ) -> None:
+        """One transaction: the outcome (its unique key refuses a repeat), the article and the posterior."""
+        with self.store.session() as session:
+            known = session.scalar(
+                select(KnowledgeOutcomeRow.id).where(KnowledgeOutcomeRow.problem_id == problem.id).limit(1)
+            )
+            session.add(
+                KnowledgeOutcomeRow(
+                    signature=signature,
+                    problem_id=problem.id,
+                    runbook=runbook or "",
+                    target=target,
+                    outcome=outcome,
+                    ts=ts,
+                )
+            )
+            session.flush()
+            self._update_article(session, problem, signature, outcome, ts, new_problem=known is None)
+            if runbook:
+                self._update_runbook(session, signature, runbook, target, outcome, ts)
+
+    def _recorded(self, problem_id: str, runbook: str | None, outcome: str, ts: float) -> bool:
+        with self._session("reading knowledge outcomes") as session:
+            found = session.scalar(
+                select(KnowledgeOutcomeRow.id).where(
+                    KnowledgeOutcomeRow.problem_id == problem_id,
+                    KnowledgeOutcomeRow.runbook == (runbook or ""),
+                    KnowledgeOutcomeRow.outcome == outcome,
+                    KnowledgeOutcomeRow.ts == ts,
+                )
+            )
+            return found is not None
 
     def observe(self, event: ProblemEvent) -> bool:
         """Learn from a problem event if it carries an outcome (the policy's "action" events and a person's
