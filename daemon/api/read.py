@@ -20,7 +20,7 @@ from daemon.knowledge import KnowledgeArticle, KnowledgeBase, UnknownArticle
 from daemon.kpi import KpiReport, compute_kpis
 from daemon.problems import SqlProblemRepository
 from daemon.remediation.tables import ActionRow
-from daemon.reports import kpi_report
+from daemon.reports import knowledge_report, kpi_report
 from daemon.settings.kpi import KpiSettings
 from daemon.store.db import Store
 from daemon.tickets.models import TicketLinkRow
@@ -188,11 +188,21 @@ def build_read_router(store: Store, kpi_settings: KpiSettings, clock: Callable[[
             return PlainTextResponse(kpi_report.render_markdown(report), media_type="text/markdown")
         return Response(kpi_report.render_json(report), media_type="application/json")
 
-    @router.get("/knowledge", response_model=list[KnowledgeArticle])
-    def list_knowledge() -> list[KnowledgeArticle]:
-        """Every article with its runbooks' confidence, most recently updated first."""
+    @router.get(
+        "/knowledge",
+        response_model=list[KnowledgeArticle],
+        responses={200: {"content": {"text/markdown": {}, "text/html": {}}}},
+    )
+    def list_knowledge(fmt: Literal["json", "md", "html"] = Query("json", alias="format")) -> Response:
+        """Every article with its runbooks' confidence, most recently updated first; md and html include history."""
         with _answering():
-            return knowledge.articles()
+            articles = knowledge.articles()
+            if fmt == "json":
+                return Response(knowledge_report.render_json(articles), media_type="application/json")
+            full = [knowledge.article(a.signature) for a in articles]
+        if fmt == "html":
+            return HTMLResponse(knowledge_report.render_html(full, clock()))
+        return PlainTextResponse(knowledge_report.render_markdown(full, clock()), media_type="text/markdown")
 
     @router.get("/knowledge/{signature}", response_model=KnowledgeArticle)
     def get_knowledge(signature: str) -> KnowledgeArticle:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ from daemon.problems.tables import ProblemEventRow, ProblemMemberRow, ProblemRow
 from daemon.store.db import Store
 
 EXECUTED = frozenset({"verified", "rolled_back", "failed"})
+_TOKEN = re.compile(r"[a-z][a-z0-9_]*(:[A-Za-z0-9_.-]+)?")
 _CHUNK = 500  # ids per IN (...) clause: well under every database's parameter limit
 
 
@@ -66,10 +68,19 @@ def _confidence(details: dict[str, Any]) -> float | None:
     return None
 
 
+def escalation_reason(details: dict[str, Any], message: str) -> str:
+    """The policy puts the reason in details; ``ProblemCorrelator.escalate(id, now, reason)`` in the message. A
+    message that is not a single token (free text) is not used, to keep the label set of the gauge small."""
+    reason = details.get("reason")
+    if isinstance(reason, str) and reason:
+        return reason
+    return message if _TOKEN.fullmatch(message or "") else "unspecified"
+
+
 def apply_event(facts: ProblemFacts, kind: str, details: dict[str, Any], message: str) -> None:
     if kind == "escalated":
         facts.escalated = True
-        facts.escalation_reasons.append(str(details.get("reason") or "unspecified"))
+        facts.escalation_reasons.append(escalation_reason(details, message))
         confidence = _confidence(details)
         if confidence is not None:
             facts.escalation_confidences.append(confidence)

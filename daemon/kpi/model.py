@@ -18,8 +18,8 @@ DEFINITIONS: dict[str, str] = {
     "auto-resolution rate": "Resolved problems with no human involvement and at least one action by the daemon "
     "whose status is 'verified' / resolved problems; per category (the symptom of the signature) and overall.",
     "MTTD": "Mean of (problem opened − its earliest anomaly's timestamp), i.e. from the first point the metrics "
-    "show the fault to the moment the correlator opened the problem; problems without anomalies (alert-only) "
-    "are left out; negative values (late-arriving data) count as 0.",
+    "show the fault (for an Alertmanager alert: its startsAt) to the moment the correlator opened the problem; "
+    "anomalies a merge moved in count; negative values (late-arriving data) count as 0.",
     "MTTR": "Mean of (resolved − opened) over resolved problems. Resolution by quiet period includes the "
     "correlation quiet period (hysteresis).",
     "cost per resolution": "Σ over resolved problems of human cost + automation cost, / resolved problems. "

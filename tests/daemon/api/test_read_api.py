@@ -98,6 +98,10 @@ def test_knowledge(client: TestClient) -> None:
     one = client.get(f"/api/v1/knowledge/{signature}").json()
     assert one["runbooks"][0]["successes"] == 2 and one["runbooks"][0]["failures"] == 1
     assert [h["outcome"] for h in one["history"]] == ["manual", "failed", "verified", "verified"]
+    md = client.get("/api/v1/knowledge", params={"format": "md"})
+    assert md.headers["content-type"].startswith("text/markdown") and f"## {signature}" in md.text
+    html = client.get("/api/v1/knowledge", params={"format": "html"})
+    assert html.text.startswith("<!DOCTYPE html>") and html.text.count("<svg") == 1
     missing = client.get("/api/v1/knowledge/pod:nothing")
     assert missing.status_code == 404 and "aiopsd kb list" in missing.json()["detail"]
 

@@ -40,3 +40,7 @@ def test_list_show_export(tmp_path: Path) -> None:
     text = out.read_text()
     assert text.startswith("# aiopsd knowledge base") and f"## {article.signature}" in text
     assert "| rollout-restart | 0.50 |" in text and "prior Beta(1, 2)" in text
+    html = runner.invoke(app, ["kb", "export", "--format", "html"], env=env)
+    assert html.stdout.startswith("<!DOCTYPE html>") and f'<h2 id="{article.signature}">' in html.stdout
+    as_json = json.loads(runner.invoke(app, ["kb", "export", "-f", "json"], env=env).stdout)
+    assert [h["outcome"] for h in as_json[0]["history"]] == ["manual", "failed", "verified", "verified"]

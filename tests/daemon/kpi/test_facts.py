@@ -57,3 +57,11 @@ def test_a_broken_store_is_a_503_and_a_scrape_without_kpis(tmp_path: Path) -> No
     for path in ["/api/v1/problems", "/api/v1/tickets", "/api/v1/actions", "/api/v1/kpis", "/api/v1/knowledge"]:
         answer = client.get(path)
         assert answer.status_code == 503 and "the store cannot answer" in answer.json()["detail"], path
+
+
+def test_escalation_reason_from_details_or_a_single_token_message() -> None:
+    assert _facts(("escalated", {"reason": "needs_approval"})).escalation_reasons == ["needs_approval"]
+    f = ProblemFacts("p-2", "node:memory_pressure", 0.0, None)
+    apply_event(f, "escalated", {}, "guard:max_unavailable")
+    apply_event(f, "escalated", {}, "could not drain: PDB blocks eviction of 3 pods")
+    assert f.escalation_reasons == ["guard:max_unavailable", "unspecified"]
