@@ -26,6 +26,7 @@ from daemon.domain import ProblemEvent, RootCauseCandidate
 from daemon.knowledge import KnowledgeBase
 from daemon.kpi import KpiCollector, compute_kpis
 from daemon.problems import SqlProblemRepository
+from daemon.reports import kpi_report
 from daemon.settings.kpi import KpiSettings
 from daemon.store import Store
 
@@ -156,17 +157,26 @@ def flywheel(size: int, settings: KpiSettings, weeks: int, threshold: float) -> 
         kb = KnowledgeBase(store)
         learnt = {s: kb.confidence(s, rb) for s, (rb, _) in SIGNATURES.items()}
         store.dispose()
-    print(f"\nflywheel: {size} problems over {weeks} weeks, the policy acts when confidence ≥ {threshold}")
-    print("week  auto-resolution  deflection  acted  asked  failed actions  cost/resolution")
+    lines = [
+        f"flywheel: {size} problems over {weeks} weeks, the policy acts when confidence ≥ {threshold}",
+        "",
+        "| week | auto-resolution | deflection | acted | asked | failed actions | cost/resolution |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for k, (w, p) in enumerate(zip(report.weeks, per_week, strict=True)):
-        print(f"{k + 1:>4}  {w.auto_resolution_rate or 0:>15.1%}  {w.deflection_rate or 0:>10.1%}  "
-              f"{p['acted']:>5.0f}  {p['asked']:>5.0f}  {p['failed_actions']:>14.0f}  "
-              f"{w.cost_per_resolution or 0:>15.2f}")  # fmt: skip
-    print("\nlearnt confidence (true success probability):")
+        lines.append(
+            f"| {k + 1} | {w.auto_resolution_rate or 0:.1%} | {w.deflection_rate or 0:.1%} | {p['acted']:.0f} "
+            f"| {p['asked']:.0f} | {p['failed_actions']:.0f} | {w.cost_per_resolution or 0:.2f} |"
+        )
+    lines += ["", "| signature | runbook | learnt confidence | true success rate | worked | failed |"]
+    lines += ["|---|---|---|---|---|---|"]
     for s, (rb, p_fix) in SIGNATURES.items():
         c = learnt[s]
-        print(f"  {s:<24} {rb:<15} {c.mean:.3f} (true {p_fix:.2f}; {c.successes} worked, {c.failures} failed)")
+        lines.append(f"| {s} | {rb} | {c.mean:.3f} | {p_fix:.2f} | {c.successes} | {c.failures} |")
+    print("\n" + "\n".join(lines))
     return {
+        "markdown": lines,
+        "html": kpi_report.render_html(report),
         "problems": size,
         "weeks": [w.model_dump() for w in report.weeks],
         "policy": per_week,
@@ -189,8 +199,16 @@ def main() -> None:
         "flywheel": flywheel(args.flywheel, settings, args.weeks, args.threshold),
     }
     args.out.mkdir(parents=True, exist_ok=True)
+    fly: dict[str, object] = results["flywheel"]  # type: ignore[assignment]
+    (args.out / "kpi_flywheel.html").write_text(str(fly.pop("html")))
+    markdown = ["# KPI benchmark", "", "| problems | KPI report (s) | /metrics scrape (s) |", "|---|---|---|"]
+    markdown += [
+        f"| {r['problems']} | {r['compute_kpis_s']:.3f} | {r['metrics_scrape_s']:.3f} |" for r in results["speed"]
+    ]  # type: ignore[attr-defined]
+    markdown += ["", *fly.pop("markdown"), "", "The KPI report of the flywheel's store: kpi_flywheel.html"]  # type: ignore[misc]
+    (args.out / "kpi.md").write_text("\n".join(markdown) + "\n")
     (args.out / "kpi.json").write_text(json.dumps(results, indent=2))
-    print(f"\nwrote {args.out / 'kpi.json'}", file=sys.stderr)
+    print(f"\nwrote {args.out}/kpi.json, kpi.md and kpi_flywheel.html", file=sys.stderr)
 
 
 if __name__ == "__main__":
