@@ -10,11 +10,11 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from daemon.domain import ProblemSnapshot
+from daemon.domain import Frozen, ProblemSnapshot
 from daemon.errors import StoreError
 from daemon.knowledge import KnowledgeArticle, KnowledgeBase, UnknownArticle
 from daemon.kpi import KpiReport, compute_kpis
@@ -31,18 +31,14 @@ PROBLEM_STATUSES = ("open", "mitigating", "resolved", "closed")
 ACTION_STATUSES = ("planned", "running", "verifying", "verified", "rolled_back", "failed", "refused", "dry_run")
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TimelineEntry(_Out):
+class TimelineEntry(Frozen):
     ts: float
     kind: str
     message: str
     details: dict[str, Any]
 
 
-class TicketOut(_Out):
+class TicketOut(Frozen):
     system: str
     fingerprint: str
     problem_id: str
@@ -55,7 +51,7 @@ class TicketOut(_Out):
     updated_at: float
 
 
-class ProblemDetail(_Out):
+class ProblemDetail(Frozen):
     problem: ProblemSnapshot
     acknowledged_by: str | None
     timeline: list[TimelineEntry]

@@ -22,13 +22,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from scipy.special import betaincinv
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from daemon.domain import ProblemEvent, ProblemSnapshot
+from daemon.domain import Frozen, ProblemEvent, ProblemSnapshot
 from daemon.errors import StoreError
 from daemon.knowledge.errors import InvalidOutcome, UnknownArticle
 from daemon.knowledge.tables import KnowledgeArticleRow, KnowledgeOutcomeRow, RunbookPosteriorRow
@@ -43,11 +43,7 @@ OUTCOMES: tuple[str, ...] = get_args(Outcome)
 _SUCCESS = frozenset({"verified", "manual"})
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RunbookConfidence(_Frozen):
+class RunbookConfidence(Frozen):
     """How much a runbook is trusted for one signature: the Beta posterior of its success probability."""
 
     signature: str
@@ -64,7 +60,7 @@ class RunbookConfidence(_Frozen):
         return float(betaincinv(self.alpha, self.beta, q))
 
 
-class OutcomeRecord(_Frozen):
+class OutcomeRecord(Frozen):
     problem_id: str
     runbook: str | None
     target: str | None
@@ -72,7 +68,7 @@ class OutcomeRecord(_Frozen):
     ts: float
 
 
-class KnowledgeArticle(_Frozen):
+class KnowledgeArticle(Frozen):
     signature: str
     symptom: str
     root_cause: str

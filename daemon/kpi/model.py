@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+from daemon.domain import Frozen
 
 DEFINITIONS: dict[str, str] = {
     "window": "Problems opened in [since, until) that were not merged into another; all their events count.",
@@ -38,7 +35,7 @@ DEFINITIONS: dict[str, str] = {
 }
 
 
-class CategoryKpi(_Frozen):
+class CategoryKpi(Frozen):
     category: str
     problems: int
     resolved: int
@@ -46,13 +43,13 @@ class CategoryKpi(_Frozen):
     auto_resolution_rate: float | None
 
 
-class EscalationPattern(_Frozen):
+class EscalationPattern(Frozen):
     signature: str
     reason: str
     count: int
 
 
-class SignatureEscalation(_Frozen):
+class SignatureEscalation(Frozen):
     signature: str
     problems: int
     escalated_problems: int
@@ -60,7 +57,7 @@ class SignatureEscalation(_Frozen):
     top_reason: str
 
 
-class ConfidenceSummary(_Frozen):
+class ConfidenceSummary(Frozen):
     count: int
     mean: float | None = None
     p10: float | None = None
@@ -70,7 +67,7 @@ class ConfidenceSummary(_Frozen):
     values: list[float] = Field(default_factory=list)
 
 
-class CostBreakdown(_Frozen):
+class CostBreakdown(Frozen):
     currency: str
     human_cost: float
     automation_cost: float
@@ -80,7 +77,7 @@ class CostBreakdown(_Frozen):
     savings: float = Field(description="(cost without automation − actual cost) over the resolved problems.")
 
 
-class WindowKpis(_Frozen):
+class WindowKpis(Frozen):
     """The headline numbers of one window."""
 
     since: float
@@ -97,7 +94,7 @@ class WindowKpis(_Frozen):
     cost_per_resolution: float | None
 
 
-class KpiReport(_Frozen):
+class KpiReport(Frozen):
     generated_at: float
     summary: WindowKpis
     categories: list[CategoryKpi]
