@@ -54,5 +54,8 @@ bench-tickets: venv
 bench-correlation: venv
 	$(PY) benchmarks/correlation.py
 
+bench-kpi: venv
+	$(PY) benchmarks/kpi.py
+
 clean:
 	rm -rf $(VENV) .aiopsd

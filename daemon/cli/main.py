@@ -10,7 +10,9 @@ from daemon.cli import (
     config_cmds,
     demo_cmds,
     detect_cmds,
+    kb_cmds,
     problem_cmds,
+    report_cmds,
     run_cmds,
     runbook_cmds,
     ticket_cmds,
@@ -35,6 +37,8 @@ COMMAND_MODULES = (
     runbook_cmds,
     detect_cmds,
     change_cmds,
+    kb_cmds,
+    report_cmds,
 )
 for module in COMMAND_MODULES:
     module.register(app)

@@ -28,6 +28,7 @@ from daemon.settings.core import (
     StoreSettings,
 )
 from daemon.settings.correlation import CorrelationSettings
+from daemon.settings.kpi import KpiSettings
 from daemon.settings.remediation import RemediationSettings
 from daemon.settings.tickets import TicketsSettings
 
@@ -59,6 +60,7 @@ class Settings(BaseSettings):
     correlation: CorrelationSettings = CorrelationSettings()
     remediation: RemediationSettings = RemediationSettings()
     changes: ChangeAdvisorSettings = ChangeAdvisorSettings()
+    kpi: KpiSettings = KpiSettings()
 
     @classmethod
     def settings_customise_sources(

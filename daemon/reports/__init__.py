@@ -1,0 +1,1 @@
+"""Reports for people (Markdown, self-contained HTML with inline SVG plots) and machines (JSON)."""
