@@ -15,10 +15,11 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 from daemon.correlation.correlator import Details, ProblemCorrelator
 from daemon.domain import EntityRef, ProblemEvent, ProblemSnapshot
+from daemon.knowledge import KnowledgeBase
 from daemon.settings.automation import AutomationSettings, PlaybookRule
 from daemon.store import Store
 from daemon.store.anomalies import list_anomalies
@@ -29,18 +30,14 @@ from remediations.model import ActionRecord, ActionResult, ActionStatus, Target,
 from remediations.runbook import suggested_command
 
 logger = logging.getLogger(__name__)
-Outcome = Literal["verified", "rolled_back", "failed", "manual"]
 _SEVERITY = {"info": 0, "warning": 1, "critical": 2}
 
 
 class RunbookConfidence(Protocol):
-    """How often ``runbook`` fixed problems of ``signature`` (the knowledge base implements it)."""
+    """How often ``runbook`` fixed problems of ``signature``. Learning happens elsewhere: the knowledge base
+    observes every problem event (action outcomes, a person's resolution)."""
 
     def success_rate(self, signature: str, runbook: str, prior: tuple[float, float]) -> float: ...
-
-    def record_outcome(
-        self, problem: ProblemSnapshot, runbook: str | None, target: str | None, outcome: Outcome, ts: float
-    ) -> None: ...
 
 
 class PriorOnly:
@@ -50,10 +47,17 @@ class PriorOnly:
         successes, failures = prior
         return successes / (successes + failures) if successes + failures else 0.5
 
-    def record_outcome(
-        self, problem: ProblemSnapshot, runbook: str | None, target: str | None, outcome: Outcome, ts: float
-    ) -> None:
-        return None
+
+class LearntConfidence:
+    """The rule's prior Beta(successes, failures) updated with the outcomes the knowledge base has seen."""
+
+    def __init__(self, knowledge: KnowledgeBase) -> None:
+        self.knowledge = knowledge
+
+    def success_rate(self, signature: str, runbook: str, prior: tuple[float, float]) -> float:
+        learnt = self.knowledge.confidence(signature, runbook)
+        alpha, beta = prior[0] + learnt.successes, prior[1] + learnt.failures
+        return alpha / (alpha + beta) if alpha + beta else 0.5
 
 
 class ProblemRecovery:
@@ -125,7 +129,8 @@ class RemediationStage:
         self.unavailable_reason = unavailable_reason
         self._pool = ThreadPoolExecutor(max_workers=settings.max_parallel, thread_name_prefix="aiopsd-act")
         self._running: list[_Running] = []
-        self._decided: dict[str, int] = {}  # problem id -> reopen count it was decided at
+        # problem id -> (reopen count, symptoms) it was last decided at, and whether an action was started
+        self._decided: dict[str, tuple[int, frozenset[str], bool]] = {}
         self._lock = threading.Lock()
 
     # -- deciding -------------------------------------------------------------------------------------------
@@ -139,12 +144,22 @@ class RemediationStage:
                 latest[event.problem.id] = event
         for event in latest.values():
             problem = event.problem
-            if problem.status != "open" or self._decided.get(problem.id) == problem.reopen_count:
+            if problem.status != "open" or _SEVERITY[problem.severity] < _SEVERITY[self.settings.min_severity]:
                 continue
-            if _SEVERITY[problem.severity] < _SEVERITY[self.settings.min_severity]:
-                continue
-            self._decided[problem.id] = problem.reopen_count
-            out += self._decide_one(problem, now)
+            symptoms = frozenset(problem.symptoms)
+            previous = self._decided.get(problem.id)
+            if (
+                previous is not None
+                and previous[0] == problem.reopen_count
+                and (previous[2] or previous[1] == symptoms)
+            ):
+                continue  # acted already, or nothing new to decide on (a new symptom may match another rule)
+            decided = self._decide_one(problem, now)
+            acted = any(e.kind == "mitigating" for e in decided)
+            self._decided[problem.id] = (problem.reopen_count, symptoms, acted)
+            if previous is not None and previous[0] == problem.reopen_count and not acted:
+                continue  # still no way to act: the ticket already says so
+            out += decided
         return out
 
     def _decide_one(self, problem: ProblemSnapshot, now: float) -> list[ProblemEvent]:
@@ -172,7 +187,9 @@ class RemediationStage:
             return [self._escalate(problem, now, "guard:no_cluster", why, details)]
         reason = f"problem {problem.id} ({problem.title}); root cause {cause.entity} at {cause.confidence:.0%}"
         key = f"{problem.fingerprint}:{rule.runbook}:{target}:{problem.reopen_count}"
-        verify = ProblemRecovery(self.store, {target, cause.entity}, self.settings.verify_quiet.total_seconds())
+        verify = ProblemRecovery(
+            self.store, {target, cause.entity}, self.settings.verify_quiet.total_seconds(), self.clock
+        )
         future = self._pool.submit(
             self.executor.run, rule.runbook, Target.parse(target), rule.params, reason, f"daemon:{self.instance}",
             False, verify, idempotency_key=key, open_problems=len(self.correlator.problems()),
@@ -187,15 +204,24 @@ class RemediationStage:
         workload = self.topology.workload_of(entity) if kind == "pod" else None
         kinds = {kind} | ({EntityRef.parse(workload).kind} if workload else set())
         for rule in self.settings.playbook:
-            if rule.kind in kinds and set(rule.symptoms) & set(problem.symptoms):
-                return rule
+            if rule.kind not in kinds or not set(rule.symptoms) & set(problem.symptoms):
+                continue
+            if rule.requires_recent_change and not self._changed_recently(entity, problem):
+                continue
+            return rule
         return None
 
+    def _changed_recently(self, entity: str, problem: ProblemSnapshot) -> bool:
+        since = problem.opened_at - self.settings.recent_change_window.total_seconds()
+        return bool(self.topology.recent_changes(entity, since, problem.updated_at + 1))
+
     def _target(self, rule: PlaybookRule, entity: str) -> str | None:
+        ref = EntityRef.parse(entity)
         if rule.target == "node_of_root_cause":
-            return self.topology.node_of(entity) if EntityRef.parse(entity).kind != "node" else entity
-        kind = EntityRef.parse(entity).kind
-        if kind != rule.kind:  # a pod's workload
+            return self.topology.node_of(entity) if ref.kind != "node" else entity
+        if rule.target != "root_cause":
+            return rule.target.format(namespace=ref.namespace, name=ref.name)
+        if ref.kind != rule.kind:  # a pod's workload
             return self.topology.workload_of(entity)
         return entity
 
@@ -229,11 +255,10 @@ class RemediationStage:
             "confidence": round(item.confidence, 4), "actor": record.actor, "action_id": record.id,
         }  # fmt: skip
         try:
-            problem = self.correlator.get(item.problem_id)
+            self.correlator.get(item.problem_id)
         except KeyError:
             logger.info("problem %s ended before its action finished", item.problem_id)
             return []
-        snapshot = problem.snapshot()
         text = f"{item.rule.runbook} on {item.target}: {status.value}" + (
             f" ({record.verification})" if record.verification else ""
         )
@@ -241,10 +266,8 @@ class RemediationStage:
         command = suggested_command(item.rule.runbook, item.target, item.rule.params)
         if status is ActionStatus.verified:
             events.append(self.correlator.record_verification(item.problem_id, now, True, text))
-            self._learn(snapshot, item, "verified", now)
         elif status in (ActionStatus.rolled_back, ActionStatus.failed):
             events.append(self.correlator.record_verification(item.problem_id, now, False, text))
-            self._learn(snapshot, item, "rolled_back" if status is ActionStatus.rolled_back else "failed", now)
             message = f"automation could not fix it ({text}); a person must. Tried: {command}"
             events.append(self._escalate_item(item, now, "verification_failed", message))
         elif status in (ActionStatus.refused, ActionStatus.dry_run):
@@ -266,10 +289,6 @@ class RemediationStage:
             "confidence": round(item.confidence, 4),
         }  # fmt: skip
         return self.correlator.escalate(item.problem_id, now, message, details)
-
-    def _learn(self, snapshot: ProblemSnapshot | None, item: _Running, outcome: Outcome, now: float) -> None:
-        if snapshot is not None:
-            self.knowledge.record_outcome(snapshot, item.rule.runbook, item.target, outcome, now)
 
     def recover(self) -> None:
         """Continue or roll back actions a crash interrupted (on start, and on becoming leader)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,12 +12,15 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from daemon.acting import RemediationStage
+from daemon.acting import LearntConfidence, RemediationStage
 from daemon.api.alerts import alerts_router
+from daemon.api.changes import build_changes_router
+from daemon.api.read import build_read_router
 from daemon.domain import ProblemEvent
 from daemon.errors import SourceError
 from daemon.health import HealthState
 from daemon.http import HttpServer, build_app
+from daemon.kpi import KpiCollector
 from daemon.leader import elector_from_settings
 from daemon.loop import Daemon, TickSink
 from daemon.metrics import DaemonMetrics
@@ -27,6 +31,7 @@ from daemon.sources.base import MetricSource
 from daemon.sources.prometheus import PrometheusSource
 from daemon.store import Store
 from daemon.topology.builders import InstantQuery
+from daemon.topology_kube import KubeTopologyWatcher
 from detectors import DetectorRegistry, builtin_registry
 from remediations.errors import RemediationError
 from remediations.kube import KubeCluster, api_client_from
@@ -79,21 +84,29 @@ class Application:
 
 
 def build_acting(
-    settings: Settings, store: Store, problems: ProblemStage, kubeconfig: Path | None = None
+    settings: Settings,
+    store: Store,
+    problems: ProblemStage,
+    kubeconfig: Path | None = None,
+    remediation_off: str | None = None,
 ) -> tuple[RemediationStage, Any]:
-    """The remediation stage; without usable Kubernetes credentials it still decides, and escalates with the
-    suggested fix instead of acting. Returns the stage and the API client (None without a cluster)."""
+    """The remediation stage; without usable Kubernetes credentials (or with ``remediation_off`` saying why) it
+    still decides, and escalates with the suggested fix instead of acting. Returns the stage and the API client
+    (None without a cluster)."""
     section = settings.remediation
-    executor, api_client, reason = None, None, "no Kubernetes cluster is configured"
-    try:
-        api_client = api_client_from(kubeconfig or section.kubeconfig, section.context)
-        executor = build_remediator(settings, store, cluster=KubeCluster(api_client)).executor
-    except RemediationError as exc:
-        reason = f"remediation is off: {exc}"
+    executor, api_client, reason = None, None, remediation_off or "no Kubernetes cluster is configured"
+    if remediation_off is None:
+        try:
+            api_client = api_client_from(kubeconfig or section.kubeconfig, section.context)
+            executor = build_remediator(settings, store, cluster=KubeCluster(api_client)).executor
+        except RemediationError as exc:
+            reason = f"remediation is off: {exc}"
+    if executor is None:
         logger.warning("%s; problems are escalated with the suggested runbook instead", reason)
     stage = RemediationStage(
         section.automation, problems.correlator, problems.topology, store, executor,
         instance=settings.daemon.instance_name, unavailable_reason=reason,
+        knowledge=LearntConfidence(problems.knowledge),
     )  # fmt: skip
     return stage, api_client
 
@@ -151,15 +164,21 @@ def build_application(
     serve_http: bool = True,
     on_events: Callable[[Sequence[ProblemEvent]], None] | None = None,
     kubeconfig: Path | None = None,
+    remediation_off: str | None = None,
 ) -> Application:
     store = open_store(settings)
     metrics = DaemonMetrics()
     health = HealthState(tick_interval=settings.daemon.interval.total_seconds())
     source_list = list(sources) if sources is not None else build_sources(settings)
+    metrics.registry.register(KpiCollector(store, settings.kpi, time.time))
     problems = ProblemStage(settings, store, instant_query=_instant_query(source_list), on_events=on_events)
     api_client = None
     if settings.remediation.automation.enabled:
-        problems.acting, api_client = build_acting(settings, store, problems, kubeconfig)
+        problems.acting, api_client = build_acting(settings, store, problems, kubeconfig, remediation_off)
+    if settings.correlation.topology.kubernetes and api_client is not None:
+        watcher = KubeTopologyWatcher(api_client, problems.topology)
+        watcher.start()
+        problems.watcher = watcher
     leadership = _leadership(settings, api_client, problems)
     daemon = Daemon(
         settings,
@@ -173,7 +192,12 @@ def build_application(
     http = None
     if serve_http:
         token = read_secret(settings.daemon.api_token, settings.daemon.api_token_file, "daemon.api_token_file")
-        all_routers = [alerts_router(problems.inbox), *routers]
+        all_routers = [
+            alerts_router(problems.inbox),
+            build_read_router(store, settings.kpi, time.time),
+            build_changes_router(store, settings.changes),
+            *routers,
+        ]
         http = HttpServer(build_app(health, metrics, all_routers, token), settings.daemon.listen)
     stop, thread = leadership if leadership is not None else (None, None)
     return Application(settings, store, daemon, http, problems, stop, thread)

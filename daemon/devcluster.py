@@ -159,6 +159,7 @@ class DevControlPlane:
         if self.work_dir is None:
             self.work_dir = Path(tempfile.mkdtemp(prefix="aiopsd-cluster-"))
             self._own_dir = True
+        self.work_dir = self.work_dir.resolve()  # the components get absolute paths whatever their working dir
         started = time.monotonic()
         try:
             self._start(timeout)

@@ -8,11 +8,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol
 
 from daemon.acting import RemediationStage
 from daemon.alerts import AlertInbox
 from daemon.correlation.correlator import ProblemCorrelator
 from daemon.domain import Anomaly, ProblemEvent
+from daemon.knowledge import KnowledgeBase
 from daemon.problems.repository import SqlProblemRepository
 from daemon.settings import Settings
 from daemon.store import Store
@@ -22,6 +24,12 @@ from daemon.topology.builders import InstantQuery, add_from_settings, refresh_re
 
 logger = logging.getLogger(__name__)
 EDGE_REFRESH = 300.0  # seconds between refreshes of service dependencies learnt from request metrics
+
+
+class TopologyFeed(Protocol):
+    def apply_pending(self) -> int | None: ...
+
+    def stop(self) -> None: ...
 
 
 class ProblemStage:
@@ -46,6 +54,8 @@ class ProblemStage:
             tick=settings.daemon.interval.total_seconds(),
         )
         self.inbox = AlertInbox()
+        self.knowledge = KnowledgeBase(store)
+        self.watcher: TopologyFeed | None = None  # the Kubernetes watch, when configured
         self.ticketing: ProblemTicketing = build_ticketing(settings, store, clock)
         self.instant_query = instant_query
         self.on_events = on_events
@@ -63,6 +73,8 @@ class ProblemStage:
         if not self._started:
             self._started = True
             self._submit(self.ticketing.start)
+        if self.watcher is not None:
+            self.watcher.apply_pending()
         if self.instant_query is not None and now - self._edges_at >= EDGE_REFRESH:
             self._edges_at = now
             refresh_request_edges(self.topology, self._settings.correlation.topology, self.instant_query)
@@ -74,9 +86,10 @@ class ProblemStage:
         self._submit(self.ticketing.flush)
 
     def publish(self, events: Sequence[ProblemEvent]) -> None:
-        """Record events for tickets and notifications (also used by remediation for its own events)."""
+        """Hand events to tickets, notifications and the knowledge base (which learns from action outcomes)."""
         for event in events:
             self.ticketing.handle(event)
+            self.knowledge.observe(event)
         if self.on_events is not None and events:
             self.on_events(events)
 
@@ -96,6 +109,8 @@ class ProblemStage:
         self._flush = self._flusher.submit(job)
 
     def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
         if self.acting is not None:
             self.acting.close()
         if self._flush is not None:

@@ -7,16 +7,21 @@ import math
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from daemon.app import build_application
+from daemon.demo.cluster import ShopCluster
 from daemon.demo.exporter import ShopControl, serve_shop, shop_history
-from daemon.demo.workload import WORKLOADS, Shop
+from daemon.demo.workload import WORKLOADS, Fault, Shop
+from daemon.devcluster import start_if_cached
 from daemon.domain import Anomaly, ProblemEvent
+from daemon.kpi import compute_kpis
 from daemon.localprom import LocalPrometheus, free_port
 from daemon.loop import TickReport
+from daemon.reports import kpi_report
 from daemon.settings import Settings
 from daemon.settings.loader import read_yaml
 from daemon.timeparse import format_time
@@ -36,6 +41,9 @@ class DemoReporter:
     announced: set[str] = field(default_factory=set)
     ticks: int = 0
     first_detection: dict[str, float] = field(default_factory=dict)
+    events: list[ProblemEvent] = field(default_factory=list)
+    pending: list[ProblemEvent] = field(default_factory=list)
+    kpi_markdown: str = ""
 
     def on_tick(self, report: TickReport) -> None:
         self.ticks += 1
@@ -49,19 +57,37 @@ class DemoReporter:
             self.echo(f"{format_time(now)}  tick 1: {report.series} series backfilled and learnt; watching")
         for a in sorted(report.anomalies, key=lambda x: x.ts):
             self._report(a)
+        self._tell_events()
         if report.degraded:
             self.echo(f"{format_time(now)}  ! degraded sources: {', '.join(report.degraded)}")
 
     def on_events(self, events: Sequence[ProblemEvent]) -> None:
-        for event in events:
-            if event.kind not in ("opened", "resolved", "reopened", "merged", "mitigating", "verified", "escalated"):
-                continue
+        """Problem events arrive during the tick; they are told after its detections."""
+        self.events.extend(events)
+        self.pending.extend(events)
+
+    def _tell_events(self) -> None:
+        pending, self.pending = self.pending, []
+        for event in pending:
             p = event.problem
-            line = f"{format_time(event.ts)}  PROBLEM    {event.kind:<9} {p.title} [{p.severity}]"
-            if event.kind in ("opened", "reopened") and p.root_causes:
-                top = p.root_causes[0]
-                line += f"\n{' ' * 22}  root cause: {top.entity} ({top.confidence:.0%}): {'; '.join(top.reasons[:2])}"
-            self.echo(line)
+            at = f"{format_time(event.ts)}  "
+            if event.kind in ("opened", "reopened"):
+                line = f"{at}PROBLEM    {event.kind:<9} {p.title} [{p.severity}]"
+                if p.root_causes:
+                    top = p.root_causes[0]
+                    line += f"\n{' ' * 24}root cause {top.entity} ({top.confidence:.0%}): {'; '.join(top.reasons[:2])}"
+                self.echo(line)
+            elif event.kind in ("resolved", "closed", "merged"):
+                self.echo(f"{at}PROBLEM    {event.kind:<9} {p.title}")
+            elif event.kind == "mitigating":
+                self.echo(f"{at}ACTION     {event.details.get('message', event.message)}")
+            elif event.kind == "action":
+                self.echo(f"{at}ACTION     {event.message}")
+            elif event.kind == "verified":
+                ok = "recovered" if event.details.get("recovered") else "NOT recovered"
+                self.echo(f"{at}VERIFIED   {ok}: {event.message}")
+            elif event.kind == "escalated":
+                self.echo(f"{at}ESCALATED  {p.title}: {event.message}")
 
     def _report(self, a: Anomaly) -> None:
         key = (a.query, a.series_key, a.kind)
@@ -86,8 +112,18 @@ class DemoReporter:
                 self.echo(f"{' ' * 22}→ {fault.name} detected {a.ts - begin:.0f}s after it started")
 
 
-def demo_settings(config: Path, prometheus_url: str, state_dir: Path, listen: str | None) -> Settings:
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merge(out.get(key) or {}, value) if isinstance(value, dict) else value
+    return out
+
+
+def demo_settings(
+    config: Path, prometheus_url: str, state_dir: Path, listen: str | None, overrides: dict[str, Any] | None = None
+) -> Settings:
     data, _ = read_yaml(config)
+    data = _merge(data, overrides or {})
     data.setdefault("daemon", {})["state_dir"] = str(state_dir)
     if listen is not None:
         data["daemon"]["listen"] = listen
@@ -113,22 +149,42 @@ def run_demo(
     workdir: Path,
     duration: float | None = None,
     echo: Callable[[str], None] = print,
-    faults: Sequence[Any] | None = None,
+    faults: Sequence[Fault] | None = None,
+    overrides: dict[str, Any] | None = None,
+    use_cluster: bool = True,
 ) -> DemoReporter:
-    """Start everything, run until Ctrl-C (or ``duration`` seconds), stop everything. Returns the story told."""
+    """Start everything, run until Ctrl-C (or ``duration`` seconds), stop everything. Returns the story told.
+
+    With the control-plane binaries cached (``make cluster``) the shop runs on a local Kubernetes control plane and
+    the daemon heals it; without them remediation is dry-run only and the daemon escalates with the suggested fix.
+    """
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     start = time.time()
     shop = Shop(start=start) if faults is None else Shop(start=start, faults=tuple(faults))
     step = 10.0
-    end = math.floor((start - 1) / step) * step
     echo("aiopsd demo: a simulated shop on a local Prometheus, watched by aiopsd (Ctrl-C stops everything)")
-    exporter = serve_shop(shop)
-    control = ShopControl(shop)
-    prom = LocalPrometheus(workdir / "prometheus", scrape_targets=[exporter.target], scrape_interval="5s", job="shop")
-    app = None
-    try:
+    with ExitStack() as stack:
+        plane, note = start_if_cached(workdir / "cluster") if use_cluster else (None, "cluster disabled")
+        cluster = None
+        if plane is not None:
+            stack.callback(plane.stop)
+            cluster = ShopCluster(plane.server, plane.ca_file, plane.admin_token, shop)
+            stack.callback(cluster.close)
+            cluster.setup()
+            echo(f"  kubernetes  {note}; the shop runs as Deployments in namespace shop")
+        else:
+            echo(f"  kubernetes  {note}")
+        exporter = serve_shop(shop)
+        stack.callback(exporter.close)
+        control = ShopControl(shop)
+        stack.callback(control.close)
+        prom = LocalPrometheus(
+            workdir / "prometheus", scrape_targets=[exporter.target], scrape_interval="5s", job="shop"
+        )
+        stack.callback(prom.stop)
         began = time.monotonic()
+        end = math.floor((time.time() - 1) / step) * step
         target = {"job": prom.job, "instance": exporter.target}
         samples = prom.load_history(shop_history(shop, end - HISTORY, end, step, target))
         echo(f"  history     {samples:,} samples over the last {HISTORY / 3600:.0f} h loaded with promtool "
@@ -139,13 +195,21 @@ def run_demo(
         echo(f"  shop        http://{exporter.target}/metrics   actions: POST {control.url}/actions/restart/<name>")
         pods = sum(w.replicas for w in WORKLOADS)
         echo(f"              {len(WORKLOADS)} workloads, {pods} pods in namespace shop")
-        settings = demo_settings(config, prom.url, workdir / "state", None)
+        extra = dict(overrides or {})
+        if plane is not None:
+            extra.setdefault("remediation", {})["kubeconfig"] = str(plane.kubeconfig)
+        settings = demo_settings(config, prom.url, workdir / "state", None, extra)
         if not _port_free(settings.daemon.listen):
-            settings = demo_settings(config, prom.url, workdir / "state", f"127.0.0.1:{free_port()}")
+            settings = demo_settings(config, prom.url, workdir / "state", f"127.0.0.1:{free_port()}", extra)
         reporter = DemoReporter(shop, echo)
-        app = build_application(settings, on_events=reporter.on_events)
-        assert app.http is not None
-        app.http.start()
+        app = build_application(
+            settings, on_events=reporter.on_events,
+            remediation_off=None if plane is not None else f"{note}; remediation is dry-run only",
+        )  # fmt: skip
+        stack.callback(app.close)
+        if cluster is not None:
+            cluster.start()
+        app.start()
         echo(f"  aiopsd      http://{settings.daemon.listen}/metrics  /readyz  (tick every "
              f"{settings.daemon.interval.total_seconds():.0f}s)")  # fmt: skip
         echo("  faults to come:")
@@ -160,11 +224,8 @@ def run_demo(
                 daemon.stop()
 
         daemon.run_forever(on_tick=on_tick)
-        return reporter
-    finally:
-        if app is not None:
-            app.close()
-        prom.stop()
-        control.close()
-        exporter.close()
-        echo("demo stopped: Prometheus, the shop and the daemon are down")
+        reporter.kpi_markdown = kpi_report.render(compute_kpis(app.store, settings.kpi, start - 60, time.time()), "md")
+        echo("")
+        echo(reporter.kpi_markdown)
+    echo("demo stopped: Prometheus, the shop, the control plane and the daemon are down")
+    return reporter

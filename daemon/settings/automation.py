@@ -19,9 +19,23 @@ class PlaybookRule(StrictModel):
     symptoms: list[str] = Field(min_length=1, description="Any of the problem's symptoms (query `symptom`s).")
     runbook: str = Field(description="A runbook name (`aiopsd runbook list`).")
     params: dict[str, Any] = Field(default_factory=dict, description="Runbook parameters.")
-    target: Literal["root_cause", "node_of_root_cause"] = Field("root_cause", description="What the runbook acts on.")
+    target: str = Field(
+        "root_cause",
+        description="What the runbook acts on: root_cause, node_of_root_cause, or a KIND/NAMESPACE/NAME template "
+        "with {namespace} and {name} of the root cause (e.g. cronjob/{namespace}/{name}-cleanup).",
+    )
+    requires_recent_change: bool = Field(
+        False, description="Only when the root cause changed recently (a new ReplicaSet, a spec change)."
+    )
     prior_successes: float = Field(4.0, ge=0, description="Beta prior: how much we trust it before any outcome.")
     prior_failures: float = Field(1.0, ge=0)
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, value: str) -> str:
+        if value in ("root_cause", "node_of_root_cause") or re.match(r"^[a-z]+/[^/]*/[^/]+$", value):
+            return value
+        raise ValueError("expected root_cause, node_of_root_cause or KIND/NAMESPACE/NAME (with {namespace}, {name})")
 
     @field_validator("kind")
     @classmethod
@@ -41,4 +55,7 @@ class AutomationSettings(StrictModel):
         timedelta(seconds=60), description="Recovered when the problem's entities show no anomaly for this long."
     )
     max_parallel: int = Field(2, ge=1, le=16, description="Actions running (incl. verification) at once.")
+    recent_change_window: Duration = Field(
+        timedelta(minutes=30), description="How far before a problem a change counts as recent (rollback rules)."
+    )
     playbook: list[PlaybookRule] = Field(default_factory=list, description="First matching rule wins.")
