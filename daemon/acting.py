@@ -73,7 +73,11 @@ class ProblemRecovery:
         with self.store.session() as session:
             recent = list_anomalies(session, since=since, limit=10_000)
         entities = self.entities or {record.target.key}
-        touching = [a.ts for a in recent if entities & set(a.entities.values())]
+        # a metric coming back down after the fix is recovery, not a new symptom: only anomalies above (or
+        # forecasts of exhaustion) keep it unverified
+        touching = [
+            a.ts for a in recent if entities & set(a.entities.values()) and (a.direction >= 0 or a.kind == "forecast")
+        ]
         quiet_since = max([since, *touching])
         if now - quiet_since >= self.quiet:
             return Verification(True, f"no anomaly on {', '.join(sorted(entities))} for {now - quiet_since:.0f}s")

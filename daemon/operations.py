@@ -8,10 +8,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Protocol
 
 from daemon.acting import RemediationStage
 from daemon.alerts import AlertInbox
+from daemon.changes.matching import entity_sets
+from daemon.changes.repository import ChangeRepository
 from daemon.correlation.correlator import ProblemCorrelator
 from daemon.domain import Anomaly, ProblemEvent
 from daemon.knowledge import KnowledgeBase
@@ -62,6 +65,7 @@ class ProblemStage:
         self.writes_enabled = threading.Event()  # only the leader writes tickets; set by the application
         self.writes_enabled.set()
         self._settings = settings
+        self.store = store
         self._flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aiopsd-tickets")
         self._flush: Future[object] | None = None
         self._edges_at = -1e18
@@ -90,8 +94,17 @@ class ProblemStage:
         for event in events:
             self.ticketing.handle(event)
             self.knowledge.observe(event)
+            if event.kind == "opened":
+                self._link_changes(event)
         if self.on_events is not None and events:
             self.on_events(events)
+
+    def _link_changes(self, event: ProblemEvent) -> None:
+        """A problem that starts on a change's targets soon after it marks that change failed (change learning)."""
+        problem = event.problem
+        started = datetime.fromtimestamp(problem.opened_at, UTC)
+        window = self._settings.changes.link_window
+        ChangeRepository(self.store).link_problem(problem.id, entity_sets(problem.entities), started, window)
 
     def _submit(self, job: Callable[[], object]) -> None:
         if not self.writes_enabled.is_set():

@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from change_advisor.context import CalendarVerdict, ChangeCalendar, PastChange, TargetHealth
 from change_advisor.request import ChangeRequest, ChangeWindow, Target
-from daemon.changes.matching import touches
+from daemon.changes.matching import entity_sets, touches
 from daemon.changes.models import ChangeOutcomeRow, ChangeRequestRow, target_keys
+from daemon.problems.repository import SqlProblemRepository
 from daemon.store.db import Store
 from daemon.store.models import AnomalyRow
 
@@ -48,12 +49,16 @@ class StoreChangeContext:
         )
 
     def open_problems(self, targets: Sequence[Target]) -> list[str]:
-        """Ids of open problems touching the targets.
-
-        TODO(problems): the problems table is being written in parallel; until it lands this returns no problems.
-        The lead wires it here: open/mitigating problems whose entities match `daemon.changes.matching.touches`.
-        """
-        return []
+        """Ids of open or mitigating problems whose entities touch the targets."""
+        found = []
+        for problem in SqlProblemRepository(self.store).load_unfinished():
+            snapshot = problem.snapshot()
+            if snapshot.status not in ("open", "mitigating"):
+                continue
+            sets = entity_sets(snapshot.entities)
+            if any(touches(t, e) for t in targets for e in sets):
+                found.append(snapshot.id)
+        return found
 
     def _recent_incidents(self, targets: Sequence[Target], at: datetime) -> list[str]:
         keys = {t.key for t in targets}

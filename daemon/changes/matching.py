@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from change_advisor.request import Target
 
@@ -19,3 +19,12 @@ def touches(target: Target, entities: Mapping[str, str]) -> bool:
     if entities.get(target.kind) == target.name:
         return True
     return target.kind in _WORKLOADS and entities.get("pod", "").startswith(target.name + "-")
+
+
+def entity_sets(keys: Iterable[str]) -> list[dict[str, str]]:
+    """Entity keys (``deployment/shop/cart``) as the entity sets ``touches`` reads: {kind: name, namespace: ns}."""
+    out = []
+    for key in keys:
+        kind, namespace, name = key.split("/", 2)
+        out.append({kind: name, **({"namespace": namespace} if namespace else {})})
+    return out

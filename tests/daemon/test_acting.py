@@ -74,7 +74,7 @@ class World:
                 direction=1,
                 detector="t",
                 symptom=symptom,
-            )  # fmt: skip
+            )
             for pod in pods
         ]
 
