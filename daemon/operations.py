@@ -121,6 +121,15 @@ class ProblemStage:
                     self.last_report = result
         self._flush = self._flusher.submit(job)
 
+    def settle(self) -> TicketingReport | None:
+        """Wait for the ticket flush in flight, then flush once more in this thread (tests, shutdown)."""
+        if self._flush is not None:
+            self._flush.result()
+        if not self.writes_enabled.is_set():
+            return None
+        self.last_report = self.ticketing.flush()
+        return self.last_report
+
     def close(self) -> None:
         if self.watcher is not None:
             self.watcher.stop()
