@@ -133,7 +133,10 @@ class QueryPipeline:
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     def _threshold_of(self, detector: Detector) -> float:
-        return self.threshold if self.threshold is not None else detector.default_threshold
+        """The configured threshold applies to the main detector; a forecaster's score has its own scale."""
+        if self.threshold is not None and detector is self.detector:
+            return self.threshold
+        return detector.default_threshold
 
     # -- planning --------------------------------------------------------------------------------------------
     def plan(self, now: float, lag: float = 0.0) -> FetchPlan | None:
