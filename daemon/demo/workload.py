@@ -34,8 +34,8 @@ DEFAULT_FAULTS = (
     Fault("disk filling", "disk_fill", "db", 45, None, "the database volume fills up: full in about 15 minutes"),
     Fault("memory leak", "memory_leak", "cart", 90, None, "cart leaks memory until it is restarted"),
     Fault("bad rollout", "bad_rollout", "checkout", 180, None, "checkout v2 is rolled out: slow and failing"),
-    Fault("node pressure", "node_pressure", "node-2", 270, None, "a noisy neighbour exhausts node-2's memory"),
-    Fault("error burst", "errors", "frontend", 360, 60, "frontend returns 8% errors for a minute (transient)"),
+    Fault("node pressure", "node_pressure", "node-2", 330, None, "a noisy neighbour exhausts node-2's memory"),
+    Fault("error burst", "errors", "frontend", 450, 60, "frontend returns 8% errors for a minute (transient)"),
 )
 GOOD_VERSION, BAD_VERSION = "v1", "v2"
 
