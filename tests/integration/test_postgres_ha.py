@@ -13,10 +13,15 @@ from sqlalchemy import func, select
 from daemon.domain import Anomaly
 from daemon.remediation.journal import StoreActionJournal, StoreAuditLog
 from daemon.remediation.tables import ActionRow
+from daemon.settings.tickets import TicketPolicySettings
 from daemon.store.anomalies import record_anomalies
 from daemon.store.db import Store
 from daemon.store.models import AnomalyRow
+from daemon.tickets.builtin import BuiltinTicketSystem
+from daemon.tickets.manager import TicketManager
+from daemon.tickets.models import BuiltinCommentRow, BuiltinTicketRow
 from remediations.model import ActionRecord, ActionStatus, AuditEntry, Target
+from tests.daemon.tickets.helpers import Clock, story
 
 pytestmark = pytest.mark.integration
 
@@ -144,3 +149,23 @@ def test_audit_chain_written_by_both_daemons_stays_one_unbroken_chain(two_stores
     assert report.entries == 60
     assert [link.seq for link in logs[0].links()] == list(range(1, 61))
     assert {e["action_id"] for e in logs[0].entries()} == {f"a{i}-{n}" for i in (0, 1) for n in range(30)}
+
+
+def test_the_same_problem_events_handled_by_both_daemons_give_one_ticket_story(
+    two_stores: tuple[Store, Store],
+) -> None:
+    """At a leader hand-over the old leader may still be handling an event the new one handles too: both record the
+    intention in the store at once, and the ticket still gets exactly one create and one comment per event."""
+    clock = Clock()
+    managers = [
+        TicketManager(s, BuiltinTicketSystem(s, clock), policy=TicketPolicySettings(), clock=clock) for s in two_stores
+    ]
+    for ev in story():
+        _together(lambda ev=ev: managers[0].handle(ev), lambda ev=ev: managers[1].handle(ev))
+    report = managers[1].flush()
+    assert report.pending == 0 and report.failed == 0
+    with two_stores[0].session() as session:
+        [ticket] = session.scalars(select(BuiltinTicketRow)).all()
+        comments = session.scalars(select(BuiltinCommentRow.body)).all()
+    assert ticket.status == "resolved"
+    assert len(comments) == 5

@@ -10,7 +10,6 @@ import pytest
 import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from daemon.correlation import ProblemCorrelator
@@ -19,7 +18,6 @@ from daemon.problems import SqlProblemRepository
 from daemon.remediation.journal import StoreAuditLog
 from daemon.store.anomalies import list_anomalies, record_anomalies
 from daemon.store.db import MIGRATIONS, Store
-from daemon.store.models import AnomalyRow
 from tests.daemon.correlation.factory import T0, TICK, anomaly, shop
 from tests.daemon.correlation.test_correlator import SETTINGS
 
