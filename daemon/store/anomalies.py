@@ -6,13 +6,29 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import String, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from daemon.domain import Anomaly
 from daemon.pipeline import PipelineCheckpoint
 from daemon.store.models import AnomalyRow, QueryStateRow, RunLogRow
+
+# PostgreSQL enforces the VARCHAR widths that SQLite ignores: text longer than its column (a long alert name used as
+# the symptom, a symptom from the settings) is shortened to the width, the same on both, instead of failing the tick
+_WIDTHS = {
+    c.name: int(c.type.length)
+    for c in AnomalyRow.__table__.columns
+    if isinstance(c.type, String) and c.type.length is not None
+}
+
+
+def _fit(row: dict[str, Any]) -> dict[str, Any]:
+    for name, width in _WIDTHS.items():
+        value = row.get(name)
+        if isinstance(value, str) and len(value) > width:
+            row[name] = value[:width]
+    return row
 
 
 def _insert(session: Session) -> Any:
@@ -25,7 +41,7 @@ def record_anomalies(session: Session, anomalies: Sequence[Anomaly]) -> int:
     if not anomalies:
         return 0
     now = time.time()
-    rows = [a.model_dump() | {"detected_at": now} for a in anomalies]
+    rows = [_fit(a.model_dump() | {"detected_at": now}) for a in anomalies]
     stmt = _insert(session).on_conflict_do_nothing(index_elements=["source", "query", "series_key", "ts", "kind"])
     return len(session.execute(stmt.returning(AnomalyRow.id), rows).all())
 

@@ -12,17 +12,27 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy.exc import DBAPIError
 
+from change_advisor.request import load_change_request
+from daemon.alerts import to_anomalies, validate_payload
+from daemon.changes import score_and_record
+from daemon.changes.models import ChangeRequestRow
 from daemon.correlation import ProblemCorrelator
 from daemon.domain import Anomaly
+from daemon.errors import InputError
 from daemon.problems import SqlProblemRepository
 from daemon.remediation.journal import StoreAuditLog
+from daemon.settings.changes import ChangeAdvisorSettings
 from daemon.store.anomalies import list_anomalies, record_anomalies
 from daemon.store.db import MIGRATIONS, Store
 from tests.daemon.correlation.factory import T0, TICK, anomaly, shop
 from tests.daemon.correlation.test_correlator import SETTINGS
 
 # Store-level tests of other modules, collected here again with this module's PostgreSQL `store` fixture.
+from tests.daemon.test_change_store import (
+    EXAMPLES as CHANGE_EXAMPLES,
+)
 from tests.daemon.test_change_store import (  # noqa: F401
+    NOW,
     test_learn_is_all_or_nothing_and_replaces_by_id,
     test_live_health_and_similar_changes_from_the_store,
     test_problem_on_targets_soon_after_a_change_is_linked,
@@ -144,3 +154,45 @@ def test_tampering_with_the_trigger_dropped_is_found_at_the_changed_entry(store:
         conn.execute(sa.text("UPDATE remediation_audit SET payload = replace(payload, 'alice', 'bob') WHERE seq = 3"))
     report = audit.verify()
     assert not report.ok and report.first_bad_seq == 3
+
+
+def test_long_alert_names_are_stored_as_on_sqlite(store: Store) -> None:
+    """PostgreSQL enforces VARCHAR lengths that SQLite ignores: an Alertmanager alert with a long name (or symptom
+    label) must still be recorded."""
+    name = "KubePersistentVolumeFillingUpPredictedWithinFourDaysOnTheShopCheckoutDatabaseVolume"
+    assert len(name) > 64
+    payload = validate_payload(
+        {
+            "version": "4",
+            "status": "firing",
+            "receiver": "aiopsd",
+            "groupKey": "g",
+            "alerts": [
+                {
+                    "status": "firing",
+                    "labels": {"alertname": name, "namespace": "shop", "pod": "db-0", "severity": "critical"},
+                    "annotations": {},
+                    "startsAt": "2026-03-03T09:00:00Z",
+                    "fingerprint": "0123456789abcdef",
+                }
+            ],
+        }
+    )
+    anomalies = to_anomalies(payload, received_at=T0)
+    with store.session() as session:
+        assert record_anomalies(session, anomalies) == 1
+    with store.session() as session:
+        [stored] = list_anomalies(session)
+    assert stored.query == name[:64] and stored.symptom == name[:64]
+
+
+def test_change_requests_with_long_fields_are_stored_or_refused_clearly(store: Store) -> None:
+    request = load_change_request(CHANGE_EXAMPLES / "deploy-checkout.yaml")
+    long_author = request.model_copy(update={"author": "Platform Team <" + "platform-team" * 20 + "@example.com>"})
+    report = score_and_record(store, ChangeAdvisorSettings(), long_author, clock=lambda: NOW)
+    assert report.probability >= 0
+    with store.session() as session:
+        assert session.get(ChangeRequestRow, request.id).author == long_author.author[:200]  # type: ignore[union-attr]
+    long_id = request.model_copy(update={"id": "CHG-" + "9" * 70})
+    with pytest.raises(InputError, match="64 characters"):
+        score_and_record(store, ChangeAdvisorSettings(), long_id, clock=lambda: NOW)
