@@ -14,17 +14,19 @@ from daemon.domain import Anomaly
 from daemon.pipeline import PipelineCheckpoint
 from daemon.store.models import AnomalyRow, QueryStateRow, RunLogRow
 
+
 # PostgreSQL enforces the VARCHAR widths that SQLite ignores: text longer than its column (a long alert name used as
-# the symptom, a symptom from the settings) is shortened to the width, the same on both, instead of failing the tick
-_WIDTHS = {
-    c.name: int(c.type.length)
-    for c in AnomalyRow.__table__.columns
-    if isinstance(c.type, String) and c.type.length is not None
-}
+# the symptom, a symptom from the settings, a long instance name) is shortened to the width, the same on both,
+# instead of failing the tick
+def _widths(table: Any) -> dict[str, int]:
+    return {c.name: int(c.type.length) for c in table.columns if isinstance(c.type, String) and c.type.length}
 
 
-def _fit(row: dict[str, Any]) -> dict[str, Any]:
-    for name, width in _WIDTHS.items():
+_ANOMALY_WIDTHS, _RUN_WIDTHS = _widths(AnomalyRow.__table__), _widths(RunLogRow.__table__)
+
+
+def _fit(row: dict[str, Any], widths: dict[str, int]) -> dict[str, Any]:
+    for name, width in widths.items():
         value = row.get(name)
         if isinstance(value, str) and len(value) > width:
             row[name] = value[:width]
@@ -41,7 +43,7 @@ def record_anomalies(session: Session, anomalies: Sequence[Anomaly]) -> int:
     if not anomalies:
         return 0
     now = time.time()
-    rows = [_fit(a.model_dump() | {"detected_at": now}) for a in anomalies]
+    rows = [_fit(a.model_dump() | {"detected_at": now}, _ANOMALY_WIDTHS) for a in anomalies]
     stmt = _insert(session).on_conflict_do_nothing(index_elements=["source", "query", "series_key", "ts", "kind"])
     return len(session.execute(stmt.returning(AnomalyRow.id), rows).all())
 
@@ -99,7 +101,7 @@ def save_checkpoint(session: Session, source: str, query: str, cp: PipelineCheck
 
 
 def log_run(session: Session, **fields: Any) -> None:
-    session.add(RunLogRow(**fields))
+    session.add(RunLogRow(**_fit(dict(fields), _RUN_WIDTHS)))
 
 
 def recent_runs(session: Session, limit: int = 20) -> list[RunLogRow]:

@@ -22,7 +22,7 @@ from daemon.errors import InputError
 from daemon.problems import SqlProblemRepository
 from daemon.remediation.journal import StoreAuditLog
 from daemon.settings.changes import ChangeAdvisorSettings
-from daemon.store.anomalies import list_anomalies, record_anomalies
+from daemon.store.anomalies import list_anomalies, log_run, recent_runs, record_anomalies
 from daemon.store.db import MIGRATIONS, Store
 from tests.daemon.correlation.factory import T0, TICK, anomaly, shop
 from tests.daemon.correlation.test_correlator import SETTINGS
@@ -196,3 +196,23 @@ def test_change_requests_with_long_fields_are_stored_or_refused_clearly(store: S
     long_id = request.model_copy(update={"id": "CHG-" + "9" * 70})
     with pytest.raises(InputError, match="64 characters"):
         score_and_record(store, ChangeAdvisorSettings(), long_id, clock=lambda: NOW)
+
+
+def test_run_log_of_a_daemon_with_a_long_instance_name(store: Store) -> None:
+    name = "aiopsd-" + "replica" * 12
+    with store.session() as session:
+        log_run(
+            session,
+            kind="tick",
+            instance=name,
+            started_at=T0,
+            finished_at=T0 + 1,
+            series=1,
+            points=1,
+            anomalies=0,
+            sources={},
+            error=None,
+        )
+    with store.session() as session:
+        [run] = recent_runs(session)
+    assert run.instance == name[:64]
