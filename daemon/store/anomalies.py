@@ -33,9 +33,9 @@ def _fit(row: dict[str, Any], widths: dict[str, int]) -> dict[str, Any]:
     return row
 
 
-def _insert(session: Session) -> Any:
+def _insert(session: Session, model: Any = AnomalyRow) -> Any:
     name = session.get_bind().dialect.name
-    return (postgresql.insert if name == "postgresql" else sqlite.insert)(AnomalyRow)
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(model)
 
 
 def record_anomalies(session: Session, anomalies: Sequence[Anomaly]) -> int:
@@ -91,13 +91,22 @@ def save_cursor(session: Session, source: str, query: str, processed_ts: float) 
 
 
 def save_checkpoint(session: Session, source: str, query: str, cp: PipelineCheckpoint) -> None:
-    row = session.get(QueryStateRow, (source, query))
-    if row is None:
-        row = QueryStateRow(source=source, query=query)
-        session.add(row)
-    row.detector, row.config_hash = cp.detector, cp.config_hash
-    row.state_ts, row.processed_ts = cp.state_ts, cp.processed_ts
-    row.series, row.state, row.updated_at = cp.series, cp.state, time.time()
+    """Insert or replace the query's checkpoint in one statement: two replicas sharing the store may write the first
+    checkpoint of a query at the same moment, and a get-then-insert would fail one tick (and its anomalies)."""
+    values = {
+        "detector": cp.detector,
+        "config_hash": cp.config_hash,
+        "state_ts": cp.state_ts,
+        "processed_ts": cp.processed_ts,
+        "series": cp.series,
+        "state": cp.state,
+        "updated_at": time.time(),
+    }
+    stmt = _insert(session, QueryStateRow).values(source=source, query=query, **values)
+    session.execute(stmt.on_conflict_do_update(index_elements=["source", "query"], set_=values))
+    loaded = session.identity_map.get(session.identity_key(QueryStateRow, (source, query)))
+    if loaded is not None:  # the row this session read earlier is stale now
+        session.expire(loaded)
 
 
 def log_run(session: Session, **fields: Any) -> None:

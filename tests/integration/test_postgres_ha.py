@@ -8,13 +8,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from daemon.domain import Anomaly
+from daemon.pipeline import PipelineCheckpoint
 from daemon.remediation.journal import StoreActionJournal, StoreAuditLog
 from daemon.remediation.tables import ActionRow
 from daemon.settings.tickets import TicketPolicySettings
-from daemon.store.anomalies import record_anomalies
+from daemon.store.anomalies import load_checkpoint, record_anomalies, save_checkpoint
 from daemon.store.db import Store
 from daemon.store.models import AnomalyRow
 from daemon.tickets.builtin import BuiltinTicketSystem
@@ -22,6 +23,7 @@ from daemon.tickets.manager import TicketManager
 from daemon.tickets.models import BuiltinCommentRow, BuiltinTicketRow
 from remediations.model import ActionRecord, ActionStatus, AuditEntry, Target
 from tests.daemon.tickets.helpers import Clock, story
+from tests.harness.common import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -169,3 +171,40 @@ def test_the_same_problem_events_handled_by_both_daemons_give_one_ticket_story(
         comments = session.scalars(select(BuiltinCommentRow.body)).all()
     assert ticket.status == "resolved"
     assert len(comments) == 5
+
+
+def _checkpoint(processed: float) -> PipelineCheckpoint:
+    return PipelineCheckpoint("novelty", "cfg1", processed, processed, [{"pod": "cart-0"}], b"state")
+
+
+def _someone_waits_for_a_lock(store: Store) -> bool:
+    with store.engine.connect() as conn:
+        return bool(conn.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar())
+
+
+def test_both_daemons_checkpointing_a_new_query_at_once_both_succeed(two_stores: tuple[Store, Store]) -> None:
+    """Each replica's tick checkpoints its pipelines in the same transaction as its anomalies: the first checkpoint
+    of a query written by both at once must fail neither tick (nor roll back its anomalies). The first tick keeps its
+    transaction open until the second is blocked on the same row, then commits."""
+    first_written = threading.Event()
+
+    def first_tick() -> None:
+        with two_stores[0].session() as session:
+            save_checkpoint(session, "prom", "memory", _checkpoint(100.0))
+            record_anomalies(session, [_anomaly(0, 100.0)])
+            first_written.set()
+            wait_until(lambda: _someone_waits_for_a_lock(two_stores[0]), timeout=20, what="second tick blocked")
+
+    def second_tick() -> None:
+        assert first_written.wait(20)
+        with two_stores[1].session() as session:
+            save_checkpoint(session, "prom", "memory", _checkpoint(115.0))
+            record_anomalies(session, [_anomaly(1, 115.0)])
+
+    _together(first_tick, second_tick)
+
+    with two_stores[0].session() as session:
+        stored = load_checkpoint(session, "prom", "memory")
+        anomalies = session.scalar(select(func.count(AnomalyRow.id)))
+    assert stored is not None and stored.processed_ts == 115.0  # the later writer's checkpoint
+    assert anomalies == 2
