@@ -3,6 +3,7 @@ the same least privilege as deploy/rbac, selectors that match, and alert rules p
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,19 @@ import pytest
 import yaml
 
 from daemon.settings.loader import load_settings
-from tests.deploy.chart import FULL_VALUES, NAMESPACE, RELEASE, REPO, RenderError, by_kind, one, promtool, render
+from tests.deploy.chart import (
+    CHART,
+    FULL_VALUES,
+    NAMESPACE,
+    RELEASE,
+    REPO,
+    RenderError,
+    by_kind,
+    helm,
+    one,
+    promtool,
+    render,
+)
 
 RBAC_DIR = REPO / "deploy" / "rbac"
 FULLNAME = f"{RELEASE}-aiopsd"
@@ -216,3 +229,13 @@ def test_optional_objects_can_be_turned_off(tmp_path: Path) -> None:
     kinds = {d["kind"] for d in render(values, tmp=tmp_path)}
     assert not kinds & {"ServiceMonitor", "PrometheusRule", "PodDisruptionBudget"}
     assert len(by_kind(render(values, tmp=tmp_path), "ConfigMap")) == 1
+
+
+def test_helm_lint_is_clean_in_strict_mode(tmp_path: Path) -> None:
+    values = tmp_path / "values.json"
+    values.write_text(json.dumps(FULL_VALUES))
+    done = subprocess.run(
+        [helm(), "lint", "--strict", str(CHART), "--values", str(values)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 chart(s) failed" in done.stdout
