@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from daemon.settings.loader import load_settings
+from remediations.policy import load_policy
 from tests.deploy.chart import (
     CHART,
     FULL_VALUES,
@@ -52,6 +53,7 @@ def test_chart_renders_every_object_of_an_install(docs: list[dict[str, Any]]) ->
         [
             "ClusterRole",
             "ClusterRoleBinding",
+            "ConfigMap",
             "ConfigMap",
             "ConfigMap",
             "Deployment",
@@ -228,7 +230,8 @@ def test_optional_objects_can_be_turned_off(tmp_path: Path) -> None:
     }
     kinds = {d["kind"] for d in render(values, tmp=tmp_path)}
     assert not kinds & {"ServiceMonitor", "PrometheusRule", "PodDisruptionBudget"}
-    assert len(by_kind(render(values, tmp=tmp_path), "ConfigMap")) == 1
+    names = {d["metadata"]["name"] for d in by_kind(render(values, tmp=tmp_path), "ConfigMap")}
+    assert names == {f"{FULLNAME}-settings", "aiopsd-kill-switch"}
 
 
 def test_helm_lint_is_clean_in_strict_mode(tmp_path: Path) -> None:
@@ -239,3 +242,37 @@ def test_helm_lint_is_clean_in_strict_mode(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 chart(s) failed" in done.stdout
+
+
+def test_guard_policy_is_shipped_with_the_kill_switch_the_role_may_read(tmp_path: Path) -> None:
+    policy = yaml.safe_load((REPO / "examples" / "policy.yaml").read_text())
+    docs = render(FULL_VALUES | {"policy": policy}, tmp=tmp_path)
+    settings = _settings(docs, tmp_path)
+    assert str(settings.remediation.policy_file) == "/etc/aiopsd/policy.yaml"
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(one(docs, "ConfigMap", "-settings")["data"]["policy.yaml"])
+    loaded = load_policy(policy_file)
+    assert loaded.kill_switch is not None
+    assert (loaded.kill_switch.namespace, loaded.kill_switch.name) == (NAMESPACE, "aiopsd-kill-switch")
+    assert loaded.approval_required == policy["approval_required"]  # the rest as given
+    switch = one(docs, "ConfigMap", "aiopsd-kill-switch")
+    assert switch["data"] == {"automation": "on"}
+    assert switch["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    readable = next(r for r in one(docs, "Role")["rules"] if r["resources"] == ["configmaps"])
+    assert readable["resourceNames"] == ["aiopsd-kill-switch"] and readable["verbs"] == ["get"]
+
+
+def test_without_a_policy_every_action_stays_a_dry_run(docs: list[dict[str, Any]], tmp_path: Path) -> None:
+    assert _settings(docs, tmp_path).remediation.policy_file is None
+    assert "policy.yaml" not in one(docs, "ConfigMap", "-settings")["data"]
+
+
+def test_pods_roll_when_the_settings_or_policy_change(tmp_path: Path) -> None:
+    def checksum(values: dict[str, Any]) -> str:
+        pod = one(render(values, tmp=tmp_path), "Deployment")["spec"]["template"]
+        return str(pod["metadata"]["annotations"]["checksum/settings"])
+
+    base = checksum(FULL_VALUES)
+    assert checksum(FULL_VALUES) == base
+    assert checksum(FULL_VALUES | {"settings": {"daemon": {"interval": "30s"}}}) != base
+    assert checksum(FULL_VALUES | {"policy": {"approval_required": ["scale"]}}) != base

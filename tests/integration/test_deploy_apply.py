@@ -196,6 +196,7 @@ def test_the_chart_identity_holds_its_lease_and_nothing_more(
         with pytest.raises(LeaderElectionError, match="403"):
             LeaseElector(sa, namespace, "another-lease", "replica-a").try_acquire_or_renew()
         core = client.CoreV1Api(sa)
+        assert core.read_namespaced_config_map("aiopsd-kill-switch", namespace).data == {"automation": "on"}
         with pytest.raises(ApiException) as forbidden:
             core.read_namespaced_secret("aiopsd-store", namespace)
         assert forbidden.value.status == 403

@@ -51,6 +51,18 @@ app.kubernetes.io/component: remediator
 {{- $remediation := default dict $settings.remediation -}}
 {{- $election := dict "enabled" (gt (int .Values.replicaCount) 1) "namespace" .Release.Namespace "lease_name" .Values.leaderElection.leaseName "lease_duration" .Values.leaderElection.leaseDuration "renew_deadline" .Values.leaderElection.renewDeadline "retry_period" .Values.leaderElection.retryPeriod -}}
 {{- $_ := set $remediation "leader_election" (mergeOverwrite (default dict $remediation.leader_election) $election) -}}
+{{- if .Values.policy -}}
+{{- $_ := set $remediation "policy_file" "/etc/aiopsd/policy.yaml" -}}
+{{- end -}}
 {{- $_ := set $settings "remediation" $remediation -}}
 {{- toYaml $settings -}}
+{{- end -}}
+
+
+{{/* The guard policy with the kill switch the chart creates and its Role may read. */}}
+{{- define "aiopsd.policy" -}}
+{{- $policy := deepCopy .Values.policy -}}
+{{- $switch := dict "namespace" .Release.Namespace "name" .Values.rbac.killSwitchConfigMap -}}
+{{- $_ := set $policy "kill_switch" (mergeOverwrite (default dict $policy.kill_switch) $switch) -}}
+{{- toYaml $policy -}}
 {{- end -}}
