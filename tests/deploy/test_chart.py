@@ -276,3 +276,13 @@ def test_pods_roll_when_the_settings_or_policy_change(tmp_path: Path) -> None:
     assert checksum(FULL_VALUES) == base
     assert checksum(FULL_VALUES | {"settings": {"daemon": {"interval": "30s"}}}) != base
     assert checksum(FULL_VALUES | {"policy": {"approval_required": ["scale"]}}) != base
+
+
+def test_another_port_is_used_everywhere(tmp_path: Path) -> None:
+    docs = render(FULL_VALUES | {"service": {"type": "ClusterIP", "port": 8080}}, tmp=tmp_path)
+    container = _container(docs)
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert container["ports"][0]["containerPort"] == 8080
+    assert env["AIOPSD_DAEMON__LISTEN"] == "0.0.0.0:8080"  # overrides the image's default 9464
+    assert _settings(docs, tmp_path).daemon.listen == "0.0.0.0:8080"
+    assert one(docs, "Service")["spec"]["ports"][0]["port"] == 8080
