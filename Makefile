@@ -11,7 +11,7 @@ export AIOPSD_CACHE ?= $(HOME)/.cache/aiopsd
 RUN_DEBS := prometheus
 TEST_DEBS := $(RUN_DEBS) prometheus-alertmanager request-tracker5 rt5-standalone rt5-db-sqlite postgresql chromium
 
-.PHONY: run test venv debs-run debs-test cluster lint unit integration bench bench-correlation clean
+.PHONY: run test venv debs-run debs-test cluster tools lint unit integration bench bench-correlation clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ debs-test:
 cluster:
 	bash scripts/build-cluster.sh >/dev/null
 
+# Build helm and fetch the prometheus-operator CRDs once into $(AIOPSD_CACHE)/tools (chart tests need them).
+tools:
+	bash scripts/build-tools.sh >/dev/null
+
 run: venv debs-run
 	$(VENV)/bin/aiopsd demo
 
@@ -42,7 +46,7 @@ lint: venv
 unit: venv
 	$(VENV)/bin/pytest -q -m "not integration and not e2e"
 
-test: venv debs-test cluster lint
+test: venv debs-test cluster tools lint
 	$(VENV)/bin/pytest -q
 
 bench: venv debs-run

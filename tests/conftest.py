@@ -5,4 +5,5 @@ pytest_plugins: list[str] = [
     "tests.harness.rt",
     "tests.harness.smtp",
     "tests.harness.cluster",
+    "tests.harness.postgres",
 ]

@@ -28,6 +28,19 @@ OUTCOMES: tuple[Outcome, ...] = ("success", "failed", "rolled-back")
 MODEL_NAME = "default"
 
 
+# column widths: PostgreSQL enforces them (SQLite does not), so longer values get a clear error or are shortened here
+_ID_LENGTH = 64
+_AUTHOR_LENGTH = 200
+_INCIDENT_LENGTH = 128
+
+
+def _check_id(change_id: str, where: str) -> None:
+    if len(change_id) > _ID_LENGTH:
+        raise InputError(
+            f"{where}: change id {change_id[:20]!r}… is {len(change_id)} long; at most {_ID_LENGTH} characters"
+        )
+
+
 def _clean(features: dict[str, float | None]) -> dict[str, float | None]:
     return {
         k: (None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)) for k, v in features.items()
@@ -41,9 +54,10 @@ class ChangeRepository:
 
     def save_scored(self, request: ChangeRequest, report: RiskReport) -> None:
         """Remember a scored request (re-scoring the same id replaces it; an outcome already recorded stays)."""
+        _check_id(request.id, "change request")
         with self.store.session() as session:
             row = session.get(ChangeRequestRow, request.id) or ChangeRequestRow(id=request.id, origin="request")
-            row.title, row.type, row.author = request.title, request.type.value, request.author
+            row.title, row.type, row.author = request.title, request.type.value, request.author[:_AUTHOR_LENGTH]
             row.targets = [t.model_dump(mode="json") for t in request.targets]
             row.window_start, row.window_end = request.window.start.timestamp(), request.window.end.timestamp()
             row.features, row.probability, row.tier = _clean(report.features), report.probability, report.tier
@@ -53,6 +67,10 @@ class ChangeRepository:
     def record_outcome(self, change_id: str, result: str, incident: str | None = None) -> None:
         if result not in OUTCOMES:
             raise InputError(f"outcome {result!r}: expected one of {list(OUTCOMES)}")
+        if incident is not None and len(incident) > _INCIDENT_LENGTH:
+            raise InputError(
+                f"incident {incident[:20]!r}… is {len(incident)} long; at most {_INCIDENT_LENGTH} characters"
+            )
         with self.store.session() as session:
             if session.get(ChangeRequestRow, change_id) is None:
                 raise InputError(f"change {change_id!r} is unknown: score it first (aiopsd change score) or import it")
@@ -67,6 +85,8 @@ class ChangeRepository:
         if len(set(keys)) != len(keys):
             duplicate = next(k for k in keys if keys.count(k) > 1)
             raise InputError(f"change id {duplicate!r} appears more than once in the history")
+        for key in keys:
+            _check_id(key, "history")
         logger.info("importing %d past changes", len(keys))
         columns = {name: features[name].to_numpy(dtype=float) for name in FEATURE_NAMES}
         requests: list[dict[str, Any]] = [

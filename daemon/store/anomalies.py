@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import String, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -15,9 +15,27 @@ from daemon.pipeline import PipelineCheckpoint
 from daemon.store.models import AnomalyRow, QueryStateRow, RunLogRow
 
 
-def _insert(session: Session) -> Any:
+# PostgreSQL enforces the VARCHAR widths that SQLite ignores: text longer than its column (a long alert name used as
+# the symptom, a symptom from the settings, a long instance name) is shortened to the width, the same on both,
+# instead of failing the tick
+def _widths(table: Any) -> dict[str, int]:
+    return {c.name: int(c.type.length) for c in table.columns if isinstance(c.type, String) and c.type.length}
+
+
+_ANOMALY_WIDTHS, _RUN_WIDTHS = _widths(AnomalyRow.__table__), _widths(RunLogRow.__table__)
+
+
+def _fit(row: dict[str, Any], widths: dict[str, int]) -> dict[str, Any]:
+    for name, width in widths.items():
+        value = row.get(name)
+        if isinstance(value, str) and len(value) > width:
+            row[name] = value[:width]
+    return row
+
+
+def _insert(session: Session, model: Any = AnomalyRow) -> Any:
     name = session.get_bind().dialect.name
-    return (postgresql.insert if name == "postgresql" else sqlite.insert)(AnomalyRow)
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(model)
 
 
 def record_anomalies(session: Session, anomalies: Sequence[Anomaly]) -> int:
@@ -25,7 +43,7 @@ def record_anomalies(session: Session, anomalies: Sequence[Anomaly]) -> int:
     if not anomalies:
         return 0
     now = time.time()
-    rows = [a.model_dump() | {"detected_at": now} for a in anomalies]
+    rows = [_fit(a.model_dump() | {"detected_at": now}, _ANOMALY_WIDTHS) for a in anomalies]
     stmt = _insert(session).on_conflict_do_nothing(index_elements=["source", "query", "series_key", "ts", "kind"])
     return len(session.execute(stmt.returning(AnomalyRow.id), rows).all())
 
@@ -73,17 +91,26 @@ def save_cursor(session: Session, source: str, query: str, processed_ts: float) 
 
 
 def save_checkpoint(session: Session, source: str, query: str, cp: PipelineCheckpoint) -> None:
-    row = session.get(QueryStateRow, (source, query))
-    if row is None:
-        row = QueryStateRow(source=source, query=query)
-        session.add(row)
-    row.detector, row.config_hash = cp.detector, cp.config_hash
-    row.state_ts, row.processed_ts = cp.state_ts, cp.processed_ts
-    row.series, row.state, row.updated_at = cp.series, cp.state, time.time()
+    """Insert or replace the query's checkpoint in one statement: two replicas sharing the store may write the first
+    checkpoint of a query at the same moment, and a get-then-insert would fail one tick (and its anomalies)."""
+    values = {
+        "detector": cp.detector,
+        "config_hash": cp.config_hash,
+        "state_ts": cp.state_ts,
+        "processed_ts": cp.processed_ts,
+        "series": cp.series,
+        "state": cp.state,
+        "updated_at": time.time(),
+    }
+    stmt = _insert(session, QueryStateRow).values(source=source, query=query, **values)
+    session.execute(stmt.on_conflict_do_update(index_elements=["source", "query"], set_=values))
+    loaded = session.identity_map.get(session.identity_key(QueryStateRow, (source, query)))
+    if loaded is not None:  # the row this session read earlier is stale now
+        session.expire(loaded)
 
 
 def log_run(session: Session, **fields: Any) -> None:
-    session.add(RunLogRow(**fields))
+    session.add(RunLogRow(**_fit(dict(fields), _RUN_WIDTHS)))
 
 
 def recent_runs(session: Session, limit: int = 20) -> list[RunLogRow]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from daemon.domain import ProblemEvent
 from daemon.settings.tickets import RetrySettings, TicketPolicySettings
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 _ENDING = frozenset({"resolved", "closed", "merged"})
 MAX_STORY = 50  # lines of a problem's story kept before its ticket opens
+_RECORD_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,21 @@ class TicketManager:
         return f"{self.system.name}:{event.problem.fingerprint}:{digest}:{op}"
 
     def handle(self, event: ProblemEvent) -> None:
-        """Record what the ticket should get for this event; never calls the ticket system."""
+        """Record what the ticket should get for this event; never calls the ticket system.
+
+        Two replicas sharing the store (a leader hand-over) may record the same event at the same moment: the
+        operation keys and the link are unique, so the slower one fails on commit and, on its retry, finds the
+        event already recorded."""
+        for attempt in range(1, _RECORD_ATTEMPTS + 1):
+            try:
+                self._record(event)
+                return
+            except IntegrityError:
+                if attempt == _RECORD_ATTEMPTS:
+                    raise
+                logger.info("event of %s recorded concurrently by another replica; retrying", event.problem.fingerprint)
+
+    def _record(self, event: ProblemEvent) -> None:
         fp = event.problem.fingerprint
         with self._store.session() as session:
             if Outbox.exists(session, self.operation_key(event, "event")):
