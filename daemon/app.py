@@ -171,7 +171,9 @@ def build_application(
     health = HealthState(tick_interval=settings.daemon.interval.total_seconds())
     source_list = list(sources) if sources is not None else build_sources(settings)
     metrics.registry.register(KpiCollector(store, settings.kpi, time.time))
-    problems = ProblemStage(settings, store, instant_query=_instant_query(source_list), on_events=on_events)
+    problems = ProblemStage(
+        settings, store, instant_query=_instant_query(source_list), on_events=on_events, metrics=metrics
+    )
     api_client = None
     if settings.remediation.automation.enabled:
         problems.acting, api_client = build_acting(settings, store, problems, kubeconfig, remediation_off)

@@ -25,6 +25,9 @@ class DaemonMetrics:
         self.source_up = Gauge("aiopsd_source_up", "1 when the source answered its last fetch.", ["source"], registry=r)
         self.ready = Gauge("aiopsd_ready", "1 when every source is up and a tick has completed.", registry=r)
         self.last_tick = Gauge("aiopsd_last_tick_timestamp_seconds", "When the last tick finished.", registry=r)
+        self.outbox_pending = Gauge(
+            "aiopsd_outbox_pending", "Ticket and notification calls waiting in the outbox.", ["channel"], registry=r
+        )
         self.skipped_seconds = Counter(
             "aiopsd_catch_up_skipped_seconds", "History skipped after outages longer than max_catch_up.",
             ["source"], registry=r,

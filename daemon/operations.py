@@ -18,6 +18,7 @@ from daemon.changes.repository import ChangeRepository
 from daemon.correlation.correlator import ProblemCorrelator
 from daemon.domain import Anomaly, ProblemEvent
 from daemon.knowledge import KnowledgeBase
+from daemon.metrics import DaemonMetrics
 from daemon.problems.repository import SqlProblemRepository
 from daemon.settings import Settings
 from daemon.store import Store
@@ -47,7 +48,9 @@ class ProblemStage:
         instant_query: InstantQuery | None = None,
         clock: Callable[[], float] = time.time,
         on_events: Callable[[Sequence[ProblemEvent]], None] | None = None,
+        metrics: DaemonMetrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.topology = Topology()
         add_from_settings(self.topology, settings.correlation.topology)
         self.correlator = ProblemCorrelator(
@@ -118,7 +121,7 @@ class ProblemStage:
                 logger.exception("ticket flush failed")
             else:
                 if isinstance(result, TicketingReport):
-                    self.last_report = result
+                    self._observe(result)
         self._flush = self._flusher.submit(job)
 
     def settle(self) -> TicketingReport | None:
@@ -127,8 +130,15 @@ class ProblemStage:
             self._flush.result()
         if not self.writes_enabled.is_set():
             return None
-        self.last_report = self.ticketing.flush()
-        return self.last_report
+        report = self.ticketing.flush()
+        self._observe(report)
+        return report
+
+    def _observe(self, report: TicketingReport) -> None:
+        self.last_report = report
+        if self.metrics is not None:
+            self.metrics.outbox_pending.labels("tickets").set(report.tickets.pending)
+            self.metrics.outbox_pending.labels("notifications").set(report.notifications.pending)
 
     def close(self) -> None:
         if self.watcher is not None:
