@@ -179,8 +179,14 @@ def run_demo(
         stack.callback(exporter.close)
         control = ShopControl(shop)
         stack.callback(control.close)
+        # the shop stamps its samples (see ShopCollector), and Prometheus puts no staleness markers on stamped series:
+        # a short lookback makes a vanished pod's series end within 15 s, as staleness would
         prom = LocalPrometheus(
-            workdir / "prometheus", scrape_targets=[exporter.target], scrape_interval="5s", job="shop"
+            workdir / "prometheus",
+            scrape_targets=[exporter.target],
+            scrape_interval="5s",
+            job="shop",
+            extra_flags=["--query.lookback-delta=15s"],
         )
         stack.callback(prom.stop)
         began = time.monotonic()
