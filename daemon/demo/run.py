@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from daemon.app import build_application
+from daemon.cli.output import render_table
 from daemon.demo.cluster import ShopCluster
 from daemon.demo.exporter import ShopControl, serve_shop, shop_history
 from daemon.demo.workload import WORKLOADS, Fault, Shop
@@ -24,6 +27,8 @@ from daemon.loop import TickReport
 from daemon.reports import kpi_report
 from daemon.settings import Settings
 from daemon.settings.loader import read_yaml
+from daemon.store import Store
+from daemon.tickets.models import TicketLinkRow
 from daemon.timeparse import format_time
 
 logger = logging.getLogger(__name__)
@@ -110,6 +115,21 @@ class DemoReporter:
             if fault.target in entity and fault.name not in self.first_detection and a.ts >= begin:
                 self.first_detection[fault.name] = a.ts
                 self.echo(f"{' ' * 22}→ {fault.name} detected {a.ts - begin:.0f}s after it started")
+
+
+def tickets_table(store: Store, system: str) -> str:
+    """The tickets the demo's problems got (``aiopsd tickets list`` shows the same)."""
+    with store.session() as session:
+        links = session.scalars(
+            select(TicketLinkRow).where(TicketLinkRow.system == system).order_by(TicketLinkRow.created_at)
+        ).all()
+        rows = [
+            {"ticket": link.external_id or "-", "state": link.state, "severity": link.severity, "problem": link.title}
+            for link in links
+        ]
+    return f"Tickets ({system}):\n" + (
+        render_table(rows, ["ticket", "state", "severity", "problem"]) if rows else "(none)"
+    )
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -230,6 +250,9 @@ def run_demo(
                 daemon.stop()
 
         daemon.run_forever(on_tick=on_tick)
+        app.problems.settle()
+        echo("")
+        echo(tickets_table(app.store, settings.tickets.system))
         reporter.kpi_markdown = kpi_report.render(compute_kpis(app.store, settings.kpi, start - 60, time.time()), "md")
         echo("")
         echo(reporter.kpi_markdown)

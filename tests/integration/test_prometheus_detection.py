@@ -10,6 +10,7 @@ import pytest
 
 from daemon.app import open_store
 from daemon.store import anomalies as repo
+from daemon.timeparse import format_time
 from tests.harness.prometheus import PrometheusFactory
 from tests.integration.helpers import ManualClock, make_daemon, noisy_history, settings_for, to_history
 
@@ -96,3 +97,36 @@ def test_restart_resumes_without_realerting(prometheus_factory: PrometheusFactor
     assert pipeline.state_ts == end
     with store.session() as session:
         assert len(repo.list_anomalies(session)) == 1
+
+
+def test_replay_prints_what_would_have_been_detected(prometheus_factory: PrometheusFactory, tmp_path: Path) -> None:
+    import json
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from daemon.cli.main import app
+
+    end = _end()
+    samples = noisy_history("shop_latency_ms", ["p1", "p2"], end, 4 * 3600, STEP)
+    spike_ts = end - 1200
+    samples["p1"] = [(t, 450.0 if t == spike_ts else v) for t, v in samples["p1"]]
+    prom = prometheus_factory(history=to_history("shop_latency_ms", samples))
+    prom.start()
+    config = tmp_path / "aiopsd.yaml"
+    config.write_text(yaml.safe_dump({
+        "daemon": {"interval": "15s", "state_dir": str(tmp_path / "state")},
+        "detection": {"training_window": "2h"},
+        "sources": {"prometheus": [{"name": "prom", "url": prom.url, "queries": [
+            {"name": "latency", "promql": "shop_latency_ms", "detector": "ewma", "threshold": 0.99999,
+             "entity": {"namespace": "namespace", "pod": "pod"}}]}]},
+    }))  # fmt: skip
+    result = CliRunner().invoke(
+        app, ["replay", "--config", str(config), "--start", str(end - 3600), "--end", str(end), "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout[result.stdout.index("[") :])
+    assert [(r["labels"]["pod"], r["time"]) for r in rows] == [("p1", format_time(spike_ts))]
+    assert not (tmp_path / "state").exists()  # a replay neither writes the store nor acts
+    bad = CliRunner().invoke(app, ["replay", "--config", str(config), "--start", "-1h", "--end", "-2h"])
+    assert bad.exit_code == 2 and "must be after" in bad.output
