@@ -34,6 +34,11 @@ SEARCH: dict[str, list[Any]] = {
     "refractory": [50, 100, 200, 400],
     "alarm_level": [0.5, 0.55, 0.6],
     "combine": ["max", "sum"],
+    "context_ref": [0.7, 0.8, 0.85, 0.9],
+    "context_bins": [12, 16, 24],
+    "context_lags": [4, 8, 12],
+    "context_warmup": [200, 400, 800],
+    "strict": [False, True],
     # per evidence kind (level, range, shift, variance, season, season_shift): a weight below 1 asks more of it
     **{f"weight{k}": [0.7, 0.85, 1.0] for k in range(6)},
 }
@@ -79,6 +84,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--only", help="comma-separated search keys to try (default: all)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--margin", type=float, default=0.5, help="tune-half gain (points) a change must bring to be kept (noise floor)"
+    )
     args = parser.parse_args()
     corpus = load_corpus(args.data)
     values, stamps = batch(corpus)
@@ -99,7 +107,7 @@ def main() -> None:
                     file=sys.stderr,
                     flush=True,
                 )
-                if scores["tune"][0] > best_scores["tune"][0] + 0.05:
+                if scores["tune"][0] > best_scores["tune"][0] + args.margin:
                     best, best_scores = trial, scores
     print("## NAB default selection (novelty)\n")
     print(f"chosen parameters (changes from the code defaults): `{json.dumps(to_params(best))}`\n")

@@ -9,6 +9,12 @@ Six kinds of evidence are kept per series in small fixed state, updated once per
 - *season* and *season shift*: the residual from a time-of-day profile (288 five-minute slots, float32) and its fast
   EW mean, in residual deviations (a daily pattern that breaks: a missing peak, a flat middle of the day).
 
+A seventh kind, *context novelty*, is scored on an absolute scale instead (the "contextual anomaly detector" idea):
+the range the series has shown so far is cut into ``context_bins`` levels and each point's level is paired with
+the levels ``1..context_lags`` points before it; a bit set per series (bins² × lags bits) remembers every pair seen.
+The share of the newest point's pairs never seen before, divided by ``context_ref``, is its ratio: a point whose
+pairs are (nearly) all new is a shape the series has not shown. ``context_scales`` adds the same on moving averages.
+
 Raw evidence is not comparable across series, so each kind is divided by its own *record* on that series: the
 largest evidence of that kind seen so far, fading slowly (``record_decay`` per point). A ratio above 1 means the
 series does something it has not done before; the score is ratio / (ratio + 1), so 0.5 is "equals the record". A
@@ -45,6 +51,16 @@ class NoveltyParams(DetectorParams):
     record_warmup: int = Field(100, ge=1, description="Points of records after the warm-up before scores are emitted.")
     alarm_level: float = Field(0.5, gt=0, le=1, description="Score from which a peak silences what follows it.")
     refractory: int = Field(100, ge=0, description="Points kept quiet after an alarm (one incident, one alarm).")
+    strict: bool = Field(False, description="Within the refractory period emit nothing, not even a higher score.")
+    context_bins: int = Field(16, ge=2, le=64, description="Levels the learnt range is cut into for contexts.")
+    context_lags: int = Field(8, ge=1, le=16, description="Lags paired with the newest level to form contexts.")
+    context_scales: tuple[int, ...] = Field(
+        (1,), min_length=1, description="Points averaged per level at each scale of contexts (1: the raw points)."
+    )
+    context_alpha: float = Field(1.0, gt=0, le=1, description="Weight of the newest point in the novelty average.")
+    context_ref: float = Field(0.85, gt=0, description="Novelty average that scores as a record (ratio 1).")
+    context_weight: float = Field(1.0, ge=0, description="Weight of the context novelty; 0 turns it off.")
+    context_warmup: int = Field(400, ge=0, description="Points before context novelty scores.")
     combine: Literal["max", "sum"] = Field(
         "max", description="max: the strongest kind; sum: the strongest plus every other kind's excess over its record"
     )
@@ -108,7 +124,51 @@ class NoveltyDetector(Detector):
             # float32 keeps the daily profile within the state budget (288 slots × 6 bytes)
             "profile": z((n_series, SLOTS), dtype=np.float32),
             "visits": z((n_series, SLOTS), dtype=np.uint16),
+            **{
+                key: value
+                for m in self.params.context_scales
+                for key, value in self._context_state(n_series, m).items()
+            },
+            "novelty": z(n_series),
         }
+
+    def _context_state(self, n_series: int, m: int) -> State:
+        p = self.params
+        return {
+            f"contexts{m}": np.zeros((n_series, (p.context_bins**2 * p.context_lags + 7) // 8), dtype=np.uint8),
+            f"recent{m}": np.full((n_series, p.context_lags * m), 255, dtype=np.uint8),
+            f"smooth{m}": np.zeros(n_series),
+        }
+
+    def _context(self, x: FloatArray, ok: NDArray[np.bool_], rows: NDArray[np.intp]) -> FloatArray:
+        """Learn the contexts of ``x`` at every scale (its level paired with recent levels) and return the novelty."""
+        p, s = self.params, self._state
+        b = p.context_bins
+        width = s["high"] - s["low"]
+        novelty = np.zeros(len(x))
+        for m in p.context_scales:
+            smooth = s[f"smooth{m}"]
+            smooth += np.where(ok, np.where(s["count"] == 0, 1.0, 2.0 / (m + 1)) * (x - smooth), 0.0)
+            pos = np.where(width > 0, (smooth - s["low"]) / np.where(width > 0, width, 1.0), 0.5)
+            # no settled range yet (the warm-up, a flat series so far): no level, so no context is learnt or scored
+            level = np.where((width > 0) & (s["count"] >= p.warmup), np.clip(np.floor(pos * b), 0, b - 1), 255).astype(
+                np.intp
+            )
+            history = s[f"recent{m}"]
+            recent = history[:, m - 1 :: m].astype(np.intp)
+            have = (recent != 255) & (level != 255)[:, None] & ok[:, None]
+            code = np.where(have, np.arange(p.context_lags) * b * b + recent * b + level[:, None], 0)
+            byte, bit = code >> 3, (code & 7).astype(np.uint8)
+            seen = (s[f"contexts{m}"][rows[:, None], byte] >> bit) & 1
+            novel = np.where(have, 1 - seen, 0).sum(axis=1) / np.maximum(have.sum(axis=1), 1)
+            hr, hb = np.nonzero(have)
+            np.bitwise_or.at(s[f"contexts{m}"], (hr, byte[hr, hb]), (1 << bit[hr, hb]).astype(np.uint8))
+            shifted = np.concatenate([level[:, None].astype(np.uint8), history[:, :-1]], axis=1)
+            s[f"recent{m}"] = np.where(ok[:, None], shifted, history)
+            novelty = np.maximum(novelty, novel)
+        s["novelty"] += np.where(ok, p.context_alpha * (novelty - s["novelty"]), 0.0)
+        result: FloatArray = s["novelty"].copy()
+        return result
 
     def _raw(self, x: FloatArray, season: FloatArray, known: NDArray[np.bool_], s: State) -> FloatArray:
         """Raw evidence of each kind for the points ``x`` against the state before them; (series, kinds)."""
@@ -152,6 +212,10 @@ class NoveltyDetector(Detector):
             ratio = np.where(s["settled"] >= p.record_warmup, raw / np.maximum(s["record"], 1e-9), 0.0)
             weighted = weights * ratio
             combined = weighted.max(axis=1)
+            if p.context_weight > 0:
+                novelty = self._context(xs, ok, rows)
+                ctx = np.where(s["count"] >= p.context_warmup, p.context_weight * novelty / p.context_ref, 0.0)
+                combined = np.maximum(combined, ctx)
             if p.combine == "sum":
                 combined = combined + np.maximum(weighted - 1.0, 0.0).sum(axis=1) - np.maximum(combined - 1.0, 0.0)
             score = np.where(ok, record_score(combined), 0.0)
@@ -159,6 +223,8 @@ class NoveltyDetector(Detector):
             s["quiet"] = np.maximum(s["quiet"] - ok, 0)
             s["peak"] = np.where(s["quiet"] > 0, s["peak"], 0.0)
             rising = score > s["peak"]
+            if p.strict:
+                rising = rising & (s["quiet"] == 0)
             s["peak"] = np.where(rising, score, s["peak"])
             s["quiet"] = np.where(rising & (score >= p.alarm_level), p.refractory, s["quiet"])
             out.scores[:, j] = np.where(rising, score, 0.0)

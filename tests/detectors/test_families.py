@@ -156,3 +156,24 @@ def test_registry_rules() -> None:
     with pytest.raises(DetectorParamsError, match="alpha"):
         reg.create("ewma", {"alpha": 2}, 1, STEP)
     assert reg.get("default").name == reg.default_name
+
+
+def test_context_novelty_sees_a_new_shape_within_the_known_range() -> None:
+    # a square wave between 0 and 10 every 20 points; then a stretch that stays in the middle (5): every value is in
+    # the known range, but the pairs of levels (5 after 5, 5 after 0 or 10) were never seen
+    t = np.arange(3000)
+    x = np.where((t // 20) % 2 == 0, 0.0, 10.0) + np.random.default_rng(11).normal(0, 0.05, len(t))
+    x[2500:2540] = 5.0 + np.random.default_rng(12).normal(0, 0.05, 40)
+    context_only = {"weights": [0.0] * 6}
+    s = _scores("novelty", x, context_only)
+    threshold = REG.get("novelty").default_threshold
+    assert s[2500:2502].max() >= threshold
+    assert s[500:2500].max() < threshold
+    assert _scores("novelty", x, {**context_only, "context_weight": 0.0}).max() == 0.0
+
+
+def test_context_state_has_one_bit_set_per_scale_and_fits_the_budget() -> None:
+    det = REG.create("novelty", {"context_scales": [1, 12]}, 4, STEP)
+    state = det.get_state()
+    assert {"contexts1", "contexts12", "recent1", "recent12"} <= set(state)
+    assert sum(v.nbytes for v in state.values()) / 4 < 4096
