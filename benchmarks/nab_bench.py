@@ -1,7 +1,8 @@
 """Choose the default detector's configuration honestly: tune on one half of the NAB corpus, check on the other.
 
 The corpus is split by alternating files in sorted order (every category lands in both halves). A coordinate search
-over the parameters in SEARCH maximises the *tune* half's standard score; the *check* half is only measured. All
+over the parameters in SEARCH maximises the *tune* half's standard score (a change is kept only if it gains more
+than --margin points, the noise floor); the *check* half is only measured. All
 files run as one batch (series × time, padded with NaN), which is how the daemon runs detectors too.
 
     .venv/bin/python benchmarks/nab_bench.py --data /work/shared/data/nab [--rounds 2] [--json out.json]
