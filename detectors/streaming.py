@@ -60,7 +60,7 @@ class NoveltyParams(DetectorParams):
     context_alpha: float = Field(1.0, gt=0, le=1, description="Weight of the newest point in the novelty average.")
     context_ref: float = Field(0.85, gt=0, description="Novelty average that scores as a record (ratio 1).")
     context_weight: float = Field(1.0, ge=0, description="Weight of the context novelty; 0 turns it off.")
-    context_warmup: int = Field(400, ge=0, description="Points before context novelty scores.")
+    context_warmup: int = Field(800, ge=0, description="Points before context novelty scores.")
     combine: Literal["max", "sum"] = Field(
         "max", description="max: the strongest kind; sum: the strongest plus every other kind's excess over its record"
     )
