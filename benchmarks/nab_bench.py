@@ -1,9 +1,9 @@
 """Choose the default detector's configuration honestly: tune on one half of the NAB corpus, check on the other.
 
 The corpus is split by alternating files in sorted order (every category lands in both halves). A coordinate search
-over the parameters in SEARCH maximises the *tune* half's standard score (a change is kept only if it gains more
-than --margin points, the noise floor); the *check* half is only measured. All
-files run as one batch (series × time, padded with NaN), which is how the daemon runs detectors too.
+over the parameters in SEARCH maximises the *tune* half's mean score over the three cost profiles (a change is kept
+only if it gains more than --margin points, the noise floor); the *check* half is only measured. All files run as
+one batch (series × time, padded with NaN), which is how the daemon runs detectors too.
 
     .venv/bin/python benchmarks/nab_bench.py --data /work/shared/data/nab [--rounds 2] [--json out.json]
 
@@ -40,6 +40,8 @@ SEARCH: dict[str, list[Any]] = {
     "context_lags": [4, 8, 12],
     "context_warmup": [200, 400, 800],
     "strict": [False, True],
+    "persist": [(False,) * 6, (False,) * 4 + (True,) * 2, (False, False) + (True,) * 4],
+    "context_scales": [(1,), (1, 3), (1, 12)],
     # per evidence kind (level, range, shift, variance, season, season_shift): a weight below 1 asks more of it
     **{f"weight{k}": [0.7, 0.85, 1.0] for k in range(6)},
 }
@@ -52,6 +54,11 @@ def to_params(trial: dict[str, Any]) -> dict[str, Any]:
     if any(w != 1.0 for w in weights):
         params["weights"] = weights
     return params
+
+
+def objective(scores: list[float]) -> float:
+    """What the search maximises on the tune half: the mean of the three cost profiles' normalised scores."""
+    return sum(scores) / len(scores)
 
 
 def batch(corpus: NabCorpus) -> tuple[np.ndarray, np.ndarray]:
@@ -108,7 +115,7 @@ def main() -> None:
                     file=sys.stderr,
                     flush=True,
                 )
-                if scores["tune"][0] > best_scores["tune"][0] + args.margin:
+                if objective(scores["tune"]) > objective(best_scores["tune"]) + args.margin:
                     best, best_scores = trial, scores
     print("## NAB default selection (novelty)\n")
     print(f"chosen parameters (changes from the code defaults): `{json.dumps(to_params(best))}`\n")

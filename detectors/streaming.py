@@ -51,6 +51,12 @@ class NoveltyParams(DetectorParams):
     record_warmup: int = Field(100, ge=1, description="Points of records after the warm-up before scores are emitted.")
     alarm_level: float = Field(0.5, gt=0, le=1, description="Score from which a peak silences what follows it.")
     refractory: int = Field(100, ge=0, description="Points kept quiet after an alarm (one incident, one alarm).")
+    persist: tuple[bool, ...] = Field(
+        (False,) * len(KINDS),
+        min_length=len(KINDS),
+        max_length=len(KINDS),
+        description="Per evidence kind: score the smaller ratio of the last two points (a record must hold twice).",
+    )
     strict: bool = Field(False, description="Within the refractory period emit nothing, not even a higher score.")
     context_bins: int = Field(16, ge=2, le=64, description="Levels the learnt range is cut into for contexts.")
     context_lags: int = Field(8, ge=1, le=16, description="Lags paired with the newest level to form contexts.")
@@ -121,6 +127,7 @@ class NoveltyDetector(Detector):
             "season_count": z(n_series, dtype=np.int64),
             "quiet": z(n_series, dtype=np.int64),
             "peak": z(n_series),
+            "last_ratio": z((n_series, k)),
             # float32 keeps the daily profile within the state budget (288 slots × 6 bytes)
             "profile": z((n_series, SLOTS), dtype=np.float32),
             "visits": z((n_series, SLOTS), dtype=np.uint16),
@@ -134,11 +141,34 @@ class NoveltyDetector(Detector):
 
     def _context_state(self, n_series: int, m: int) -> State:
         p = self.params
-        return {
+        state: State = {
             f"contexts{m}": np.zeros((n_series, (p.context_bins**2 * p.context_lags + 7) // 8), dtype=np.uint8),
-            f"recent{m}": np.full((n_series, p.context_lags * m), 255, dtype=np.uint8),
-            f"smooth{m}": np.zeros(n_series),
+            f"recent{m}": np.full((n_series, p.context_lags), 255, dtype=np.uint8),
         }
+        if m > 1:  # blocks of m points: count, extremes, sum and the running mean of block means
+            state[f"block_n{m}"] = np.zeros(n_series, dtype=np.int64)
+            for key in ("high", "low", "sum", "mean"):
+                state[f"block_{key}{m}"] = np.zeros(n_series)
+        return state
+
+    def _block(self, x: FloatArray, ok: NDArray[np.bool_], m: int) -> tuple[FloatArray, NDArray[np.bool_]]:
+        """Blocks of ``m`` points, each summarised by its extreme (the side farther from the running mean of block
+        means, so spikes survive); returns that value and where a block ended at this point."""
+        s = self._state
+        n, high, low, total, mean = (s[f"block_{k}{m}"] for k in ("n", "high", "low", "sum", "mean"))
+        fresh = n == 0
+        high[:] = np.where(ok, np.where(fresh, x, np.maximum(high, x)), high)
+        low[:] = np.where(ok, np.where(fresh, x, np.minimum(low, x)), low)
+        total += np.where(ok, x, 0.0)
+        n += ok
+        done = ok & (n >= m)
+        block_mean = total / np.maximum(n, 1)
+        first = done & (s["count"] < m)
+        mean[:] = np.where(done, np.where(first, block_mean, (mean + block_mean) / 2.0), mean)
+        value = np.where(np.abs(high - mean) >= np.abs(low - mean), high, low)
+        n[done] = 0
+        total[done] = 0.0
+        return value, done
 
     def _context(self, x: FloatArray, ok: NDArray[np.bool_], rows: NDArray[np.intp]) -> FloatArray:
         """Learn the contexts of ``x`` at every scale (its level paired with recent levels) and return the novelty."""
@@ -147,16 +177,14 @@ class NoveltyDetector(Detector):
         width = s["high"] - s["low"]
         novelty = np.zeros(len(x))
         for m in p.context_scales:
-            smooth = s[f"smooth{m}"]
-            smooth += np.where(ok, np.where(s["count"] == 0, 1.0, 2.0 / (m + 1)) * (x - smooth), 0.0)
-            pos = np.where(width > 0, (smooth - s["low"]) / np.where(width > 0, width, 1.0), 0.5)
+            value, step = (x, ok) if m == 1 else self._block(x, ok, m)
+            pos = np.where(width > 0, (value - s["low"]) / np.where(width > 0, width, 1.0), 0.5)
             # no settled range yet (the warm-up, a flat series so far): no level, so no context is learnt or scored
-            level = np.where((width > 0) & (s["count"] >= p.warmup), np.clip(np.floor(pos * b), 0, b - 1), 255).astype(
-                np.intp
-            )
+            settled = (width > 0) & (s["count"] >= p.warmup)
+            level = np.where(settled, np.clip(np.floor(pos * b), 0, b - 1), 255).astype(np.intp)
             history = s[f"recent{m}"]
-            recent = history[:, m - 1 :: m].astype(np.intp)
-            have = (recent != 255) & (level != 255)[:, None] & ok[:, None]
+            recent = history.astype(np.intp)
+            have = (recent != 255) & (level != 255)[:, None] & step[:, None]
             code = np.where(have, np.arange(p.context_lags) * b * b + recent * b + level[:, None], 0)
             byte, bit = code >> 3, (code & 7).astype(np.uint8)
             seen = (s[f"contexts{m}"][rows[:, None], byte] >> bit) & 1
@@ -164,7 +192,7 @@ class NoveltyDetector(Detector):
             hr, hb = np.nonzero(have)
             np.bitwise_or.at(s[f"contexts{m}"], (hr, byte[hr, hb]), (1 << bit[hr, hb]).astype(np.uint8))
             shifted = np.concatenate([level[:, None].astype(np.uint8), history[:, :-1]], axis=1)
-            s[f"recent{m}"] = np.where(ok[:, None], shifted, history)
+            s[f"recent{m}"] = np.where(step[:, None], shifted, history)
             novelty = np.maximum(novelty, novel)
         s["novelty"] += np.where(ok, p.context_alpha * (novelty - s["novelty"]), 0.0)
         result: FloatArray = s["novelty"].copy()
@@ -210,6 +238,10 @@ class NoveltyDetector(Detector):
             raw = self._raw(xs, season, known, s)
             # a kind scores once its record has seen ``record_warmup`` points of settled evidence
             ratio = np.where(s["settled"] >= p.record_warmup, raw / np.maximum(s["record"], 1e-9), 0.0)
+            if any(p.persist):
+                last = s["last_ratio"]
+                s["last_ratio"] = np.where(ok[:, None], ratio, last)
+                ratio = np.where(np.asarray(p.persist, dtype=bool), np.minimum(ratio, last), ratio)
             weighted = weights * ratio
             combined = weighted.max(axis=1)
             if p.context_weight > 0:
