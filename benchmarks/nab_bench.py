@@ -25,6 +25,7 @@ import numpy as np
 from detectors import builtin_registry
 from detectors.nab import PROFILES, NabCorpus, load_corpus
 from detectors.nab.scoring import optimise_threshold
+from detectors.streaming import NoveltyParams
 
 SEARCH: dict[str, list[Any]] = {
     "slow_alpha": [0.0005, 0.001, 0.002, 0.005],
@@ -40,7 +41,7 @@ SEARCH: dict[str, list[Any]] = {
     "context_lags": [4, 8, 12],
     "context_warmup": [200, 400, 800],
     "strict": [False, True],
-    "persist": [(False,) * 6, (False,) * 4 + (True,) * 2, (False, False) + (True,) * 4],
+    "persist": [(False,) * 6, (False,) * 4 + (True,) * 2, (False, False) + (True,) * 4],  # which kinds must hold
     "context_scales": [(1,), (1, 3), (1, 12)],
     # per evidence kind (level, range, shift, variance, season, season_shift): a weight below 1 asks more of it
     **{f"weight{k}": [0.7, 0.85, 1.0] for k in range(6)},
@@ -50,8 +51,9 @@ SEARCH: dict[str, list[Any]] = {
 def to_params(trial: dict[str, Any]) -> dict[str, Any]:
     """Search keys to detector params: weight<k> entries become the ``weights`` tuple."""
     params = {k: v for k, v in trial.items() if not k.startswith("weight")}
-    weights = [float(trial.get(f"weight{k}", 1.0)) for k in range(6)]
-    if any(w != 1.0 for w in weights):
+    default = NoveltyParams().weights
+    weights = [float(trial.get(f"weight{k}", default[k])) for k in range(6)]
+    if tuple(weights) != tuple(default):
         params["weights"] = weights
     return params
 

@@ -13,14 +13,17 @@ A seventh kind, *context novelty*, is scored on an absolute scale instead (the "
 the range the series has shown so far is cut into ``context_bins`` levels and each point's level is paired with
 the levels ``1..context_lags`` points before it; a bit set per series (bins² × lags bits) remembers every pair seen.
 The share of the newest point's pairs never seen before, divided by ``context_ref``, is its ratio: a point whose
-pairs are (nearly) all new is a shape the series has not shown. ``context_scales`` adds the same on moving averages.
+pairs are (nearly) all new is a shape the series has not shown. ``context_scales`` adds the same on blocks of m
+points, each block summarised by its extreme.
 
 Raw evidence is not comparable across series, so each kind is divided by its own *record* on that series: the
 largest evidence of that kind seen so far, fading slowly (``record_decay`` per point). A ratio above 1 means the
-series does something it has not done before; the score is ratio / (ratio + 1), so 0.5 is "equals the record". A
-kind scores only once its record has seen ``record_warmup`` settled points. Alarms are sparse: within
-``refractory`` points after a score at or above ``alarm_level``, only a higher score is emitted (others are 0), so
-one incident raises one early alarm. How the parameters were chosen: README, "Anomaly detection".
+series does something it has not done before (for the *season* kinds, the record must be broken at two points in a
+row, each against the record as it stood, so a single noisy residual scores nothing: ``persist``); the score is
+ratio / (ratio + 1), so 0.5 is "equals the record". A kind scores only once its record has seen ``record_warmup``
+settled points. Alarms are sparse: within ``refractory`` points after a score at or above ``alarm_level``, only a
+higher score is emitted (others are 0), so one incident raises one early alarm. How the parameters were chosen:
+README, "Anomaly detection".
 """
 
 from __future__ import annotations
@@ -52,10 +55,10 @@ class NoveltyParams(DetectorParams):
     alarm_level: float = Field(0.5, gt=0, le=1, description="Score from which a peak silences what follows it.")
     refractory: int = Field(100, ge=0, description="Points kept quiet after an alarm (one incident, one alarm).")
     persist: tuple[bool, ...] = Field(
-        (False,) * len(KINDS),
+        (False, False, False, False, True, True),
         min_length=len(KINDS),
         max_length=len(KINDS),
-        description="Per evidence kind: score the smaller ratio of the last two points (a record must hold twice).",
+        description="Per evidence kind: score the smaller of the last two ratios (break the record twice in a row).",
     )
     strict: bool = Field(False, description="Within the refractory period emit nothing, not even a higher score.")
     context_bins: int = Field(16, ge=2, le=64, description="Levels the learnt range is cut into for contexts.")
@@ -72,7 +75,7 @@ class NoveltyParams(DetectorParams):
     )
     band: float = Field(3.0, gt=0, description="Width of the expected band in slow absolute deviations.")
     weights: tuple[float, ...] = Field(
-        (0.7, 1.0, 1.0, 1.0, 1.0, 1.0),
+        (1.0, 0.7, 1.0, 1.0, 1.0, 0.7),
         min_length=len(KINDS),
         max_length=len(KINDS),
         description=f"Weight of each evidence kind {KINDS}; 0 turns one off.",
@@ -238,7 +241,7 @@ class NoveltyDetector(Detector):
             raw = self._raw(xs, season, known, s)
             # a kind scores once its record has seen ``record_warmup`` points of settled evidence
             ratio = np.where(s["settled"] >= p.record_warmup, raw / np.maximum(s["record"], 1e-9), 0.0)
-            if any(p.persist):
+            if any(p.persist):  # a record must be broken twice in a row: the smaller of the last two ratios
                 last = s["last_ratio"]
                 s["last_ratio"] = np.where(ok[:, None], ratio, last)
                 ratio = np.where(np.asarray(p.persist, dtype=bool), np.minimum(ratio, last), ratio)

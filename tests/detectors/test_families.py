@@ -177,3 +177,22 @@ def test_context_state_has_one_bit_set_per_scale_and_fits_the_budget() -> None:
     state = det.get_state()
     assert {"contexts1", "contexts12", "recent1", "recent12"} <= set(state)
     assert sum(v.nbytes for v in state.values()) / 4 < 4096
+
+
+def test_persistent_season_records_ignore_one_odd_point_but_not_an_escalating_break() -> None:
+    # five days of a daily pattern every 5 minutes; only the time-of-day residual kind scores
+    t = np.arange(288 * 5)
+    x = 10 * np.sin(2 * np.pi * t / 288) + np.random.default_rng(13).normal(0, 0.3, len(t))
+    x[1300] += 4.0  # one odd point
+    x[1350:1353] += [8.0, 20.0, 30.0]  # the pattern breaks and the break escalates
+    season_only = {"weights": [0.0, 0.0, 0.0, 0.0, 1.0, 0.0], "context_weight": 0.0}
+    threshold = REG.get("novelty").default_threshold
+
+    def scores(persist: bool) -> np.ndarray:
+        det = REG.create("novelty", {**season_only, "persist": [False] * 4 + [persist] * 2}, 1, 300.0)
+        return det.update(x[None, :], t[None, :] * 300.0).scores[0]
+
+    held, single = scores(True), scores(False)
+    assert single[1300] >= threshold
+    assert held[1295:1310].max() < threshold
+    assert held[1350:1353].max() >= threshold
