@@ -43,6 +43,8 @@ SEARCH: dict[str, list[Any]] = {
     "strict": [False, True],
     "persist": [(False,) * 6, (False,) * 4 + (True,) * 2, (False, False) + (True,) * 4],  # which kinds must hold
     "context_scales": [(1,), (1, 3), (1, 12)],
+    "youth": [0.0, 0.05, 0.1, 0.2],
+    "youth_points": [300, 500, 1000, 3000],
     # per evidence kind (level, range, shift, variance, season, season_shift): a weight below 1 asks more of it
     **{f"weight{k}": [0.7, 0.85, 1.0] for k in range(6)},
 }

@@ -19,11 +19,12 @@ points, each block summarised by its extreme.
 Raw evidence is not comparable across series, so each kind is divided by its own *record* on that series: the
 largest evidence of that kind seen so far, fading slowly (``record_decay`` per point). A ratio above 1 means the
 series does something it has not done before (for the *season* kinds, the record must be broken at two points in a
-row, each against the record as it stood, so a single noisy residual scores nothing: ``persist``); the score is
-ratio / (ratio + 1), so 0.5 is "equals the record". A kind scores only once its record has seen ``record_warmup``
-settled points. Alarms are sparse: within ``refractory`` points after a score at or above ``alarm_level``, only a
-higher score is emitted (others are 0), so one incident raises one early alarm. How the parameters were chosen:
-README, "Anomaly detection".
+row, each against the record as it stood, so a single noisy residual scores nothing: ``persist``); a young record
+must be beaten by a wider margin (the ratio is divided by 1 + ``youth`` · ``youth_points`` / settled points), since
+a record of few points is broken by chance far more often; the score is ratio / (ratio + 1), so 0.5 is "equals the
+record". A kind scores only once its record has seen ``record_warmup`` settled points. Alarms are sparse: within
+``refractory`` points after a score at or above ``alarm_level``, only a higher score is emitted (others are 0), so
+one incident raises one early alarm. How the parameters were chosen: README, "Anomaly detection".
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class NoveltyParams(DetectorParams):
     range_decay: float = Field(
         0.0, ge=0, lt=1, description="Per point, how far the remembered range shrinks towards the slow mean."
     )
+    youth: float = Field(0.1, ge=0, description="Extra margin a record must be beaten by when youth_points old.")
+    youth_points: int = Field(500, ge=1, description="Record age (settled points) at which the margin is ``youth``.")
     record_decay: float = Field(0.0002, ge=0, lt=1, description="Per point, how fast a remembered record fades.")
     warmup: int = Field(100, ge=2, description="Points seen before records of the evidence start.")
     record_warmup: int = Field(100, ge=1, description="Points of records after the warm-up before scores are emitted.")
@@ -241,6 +244,8 @@ class NoveltyDetector(Detector):
             raw = self._raw(xs, season, known, s)
             # a kind scores once its record has seen ``record_warmup`` points of settled evidence
             ratio = np.where(s["settled"] >= p.record_warmup, raw / np.maximum(s["record"], 1e-9), 0.0)
+            if p.youth:  # a young record (few settled points) must be beaten by a wider margin
+                ratio = ratio / (1.0 + p.youth * p.youth_points / np.maximum(s["settled"], 1))
             if any(p.persist):  # a record must be broken twice in a row: the smaller of the last two ratios
                 last = s["last_ratio"]
                 s["last_ratio"] = np.where(ok[:, None], ratio, last)

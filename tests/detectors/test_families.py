@@ -196,3 +196,14 @@ def test_persistent_season_records_ignore_one_odd_point_but_not_an_escalating_br
     assert single[1300] >= threshold
     assert held[1295:1310].max() < threshold
     assert held[1350:1353].max() >= threshold
+
+
+def test_young_records_need_a_wider_margin_than_old_ones() -> None:
+    x = _noise(4000, 14)
+    x[400] += 5.0  # the level record is 200 points old here
+    x[3900] += 5.0  # and 3,700 points old here
+    level_only = {"weights": [1.0, 0.0, 0.0, 0.0, 0.0, 0.0], "context_weight": 0.0}
+    plain = _scores("novelty", x, {**level_only, "youth": 0.0})
+    young = _scores("novelty", x, {**level_only, "youth": 0.5})
+    assert young[400] < plain[400] - 0.05
+    assert abs(young[3900] - plain[3900]) < 0.02
