@@ -18,13 +18,13 @@ points, each block summarised by its extreme.
 
 Raw evidence is not comparable across series, so each kind is divided by its own *record* on that series: the
 largest evidence of that kind seen so far, fading slowly (``record_decay`` per point). A ratio above 1 means the
-series does something it has not done before (for the *season* kinds, the record must be broken at two points in a
-row, each against the record as it stood, so a single noisy residual scores nothing: ``persist``); a young record
-must be beaten by a wider margin (the ratio is divided by 1 + ``youth`` · ``youth_points`` / settled points), since
-a record of few points is broken by chance far more often; the score is ratio / (ratio + 1), so 0.5 is "equals the
-record". A kind scores only once its record has seen ``record_warmup`` settled points. Alarms are sparse: within
-``refractory`` points after a score at or above ``alarm_level``, only a higher score is emitted (others are 0), so
-one incident raises one early alarm. How the parameters were chosen: README, "Anomaly detection".
+series does something it has not done before (for the shift, variance and time-of-day kinds, the record must be
+broken at two points in a row, each against the record as it stood, so one noisy point scores nothing: ``persist``);
+a young record must be beaten by a wider margin (the ratio is divided by 1 + ``youth`` · ``youth_points`` / settled
+points), since a record of few points is broken by chance far more often; the score is ratio / (ratio + 1), so 0.5
+is "equals the record". A kind scores only once its record has seen ``record_warmup`` settled points. Alarms are
+sparse: within ``refractory`` points after a score at or above ``alarm_level``, only a higher score is emitted
+(others are 0), so one incident raises one early alarm. How the parameters were chosen: README, "Anomaly detection".
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class NoveltyParams(DetectorParams):
     alarm_level: float = Field(0.5, gt=0, le=1, description="Score from which a peak silences what follows it.")
     refractory: int = Field(100, ge=0, description="Points kept quiet after an alarm (one incident, one alarm).")
     persist: tuple[bool, ...] = Field(
-        (False, False, False, False, True, True),
+        (False, False, True, True, True, True),
         min_length=len(KINDS),
         max_length=len(KINDS),
         description="Per evidence kind: score the smaller of the last two ratios (break the record twice in a row).",
