@@ -9,12 +9,22 @@ Six kinds of evidence are kept per series in small fixed state, updated once per
 - *season* and *season shift*: the residual from a time-of-day profile (288 five-minute slots, float32) and its fast
   EW mean, in residual deviations (a daily pattern that breaks: a missing peak, a flat middle of the day).
 
+A seventh kind, *context novelty*, is scored on an absolute scale instead (the "contextual anomaly detector" idea):
+the range the series has shown so far is cut into ``context_bins`` levels and each point's level is paired with
+the levels ``1..context_lags`` points before it; a bit set per series (bins² × lags bits) remembers every pair seen.
+The share of the newest point's pairs never seen before, divided by ``context_ref``, is its ratio: a point whose
+pairs are (nearly) all new is a shape the series has not shown. ``context_scales`` adds the same on blocks of m
+points, each block summarised by its extreme.
+
 Raw evidence is not comparable across series, so each kind is divided by its own *record* on that series: the
 largest evidence of that kind seen so far, fading slowly (``record_decay`` per point). A ratio above 1 means the
-series does something it has not done before; the score is ratio / (ratio + 1), so 0.5 is "equals the record". A
-kind scores only once its record has seen ``record_warmup`` settled points. Alarms are sparse: within
-``refractory`` points after a score at or above ``alarm_level``, only a higher score is emitted (others are 0), so
-one incident raises one early alarm. How the parameters were chosen: README, "Anomaly detection".
+series does something it has not done before (for the shift, variance and time-of-day kinds, the record must be
+broken at two points in a row, each against the record as it stood, so one noisy point scores nothing: ``persist``);
+a young record must be beaten by a wider margin (the ratio is divided by 1 + ``youth`` · ``youth_points`` / settled
+points), since a record of few points is broken by chance far more often; the score is ratio / (ratio + 1), so 0.5
+is "equals the record". A kind scores only once its record has seen ``record_warmup`` settled points. Alarms are
+sparse: within ``refractory`` points after a score at or above ``alarm_level``, only a higher score is emitted
+(others are 0), so one incident raises one early alarm. How the parameters were chosen: README, "Anomaly detection".
 """
 
 from __future__ import annotations
@@ -40,17 +50,35 @@ class NoveltyParams(DetectorParams):
     range_decay: float = Field(
         0.0, ge=0, lt=1, description="Per point, how far the remembered range shrinks towards the slow mean."
     )
+    youth: float = Field(0.1, ge=0, description="Extra margin a record must be beaten by when youth_points old.")
+    youth_points: int = Field(500, ge=1, description="Record age (settled points) at which the margin is ``youth``.")
     record_decay: float = Field(0.0002, ge=0, lt=1, description="Per point, how fast a remembered record fades.")
     warmup: int = Field(100, ge=2, description="Points seen before records of the evidence start.")
     record_warmup: int = Field(100, ge=1, description="Points of records after the warm-up before scores are emitted.")
     alarm_level: float = Field(0.5, gt=0, le=1, description="Score from which a peak silences what follows it.")
     refractory: int = Field(100, ge=0, description="Points kept quiet after an alarm (one incident, one alarm).")
+    persist: tuple[bool, ...] = Field(
+        (False, False, True, True, True, True),
+        min_length=len(KINDS),
+        max_length=len(KINDS),
+        description="Per evidence kind: score the smaller of the last two ratios (break the record twice in a row).",
+    )
+    strict: bool = Field(False, description="Within the refractory period emit nothing, not even a higher score.")
+    context_bins: int = Field(16, ge=2, le=64, description="Levels the learnt range is cut into for contexts.")
+    context_lags: int = Field(8, ge=1, le=16, description="Lags paired with the newest level to form contexts.")
+    context_scales: tuple[int, ...] = Field(
+        (1,), min_length=1, description="Points averaged per level at each scale of contexts (1: the raw points)."
+    )
+    context_alpha: float = Field(1.0, gt=0, le=1, description="Weight of the newest point in the novelty average.")
+    context_ref: float = Field(0.85, gt=0, description="Novelty average that scores as a record (ratio 1).")
+    context_weight: float = Field(1.0, ge=0, description="Weight of the context novelty; 0 turns it off.")
+    context_warmup: int = Field(800, ge=0, description="Points before context novelty scores.")
     combine: Literal["max", "sum"] = Field(
         "max", description="max: the strongest kind; sum: the strongest plus every other kind's excess over its record"
     )
     band: float = Field(3.0, gt=0, description="Width of the expected band in slow absolute deviations.")
     weights: tuple[float, ...] = Field(
-        (0.7, 1.0, 1.0, 1.0, 1.0, 1.0),
+        (1.0, 0.7, 1.0, 1.0, 1.0, 0.7),
         min_length=len(KINDS),
         max_length=len(KINDS),
         description=f"Weight of each evidence kind {KINDS}; 0 turns one off.",
@@ -105,10 +133,76 @@ class NoveltyDetector(Detector):
             "season_count": z(n_series, dtype=np.int64),
             "quiet": z(n_series, dtype=np.int64),
             "peak": z(n_series),
+            "last_ratio": z((n_series, k)),
             # float32 keeps the daily profile within the state budget (288 slots × 6 bytes)
             "profile": z((n_series, SLOTS), dtype=np.float32),
             "visits": z((n_series, SLOTS), dtype=np.uint16),
+            **{
+                key: value
+                for m in self.params.context_scales
+                for key, value in self._context_state(n_series, m).items()
+            },
+            "novelty": z(n_series),
         }
+
+    def _context_state(self, n_series: int, m: int) -> State:
+        p = self.params
+        state: State = {
+            f"contexts{m}": np.zeros((n_series, (p.context_bins**2 * p.context_lags + 7) // 8), dtype=np.uint8),
+            f"recent{m}": np.full((n_series, p.context_lags), 255, dtype=np.uint8),
+        }
+        if m > 1:  # blocks of m points: count, extremes, sum and the running mean of block means
+            state[f"block_n{m}"] = np.zeros(n_series, dtype=np.int64)
+            for key in ("high", "low", "sum", "mean"):
+                state[f"block_{key}{m}"] = np.zeros(n_series)
+        return state
+
+    def _block(self, x: FloatArray, ok: NDArray[np.bool_], m: int) -> tuple[FloatArray, NDArray[np.bool_]]:
+        """Blocks of ``m`` points, each summarised by its extreme (the side farther from the running mean of block
+        means, so spikes survive); returns that value and where a block ended at this point."""
+        s = self._state
+        n, high, low, total, mean = (s[f"block_{k}{m}"] for k in ("n", "high", "low", "sum", "mean"))
+        fresh = n == 0
+        high[:] = np.where(ok, np.where(fresh, x, np.maximum(high, x)), high)
+        low[:] = np.where(ok, np.where(fresh, x, np.minimum(low, x)), low)
+        total += np.where(ok, x, 0.0)
+        n += ok
+        done = ok & (n >= m)
+        block_mean = total / np.maximum(n, 1)
+        first = done & (s["count"] < m)
+        mean[:] = np.where(done, np.where(first, block_mean, (mean + block_mean) / 2.0), mean)
+        value = np.where(np.abs(high - mean) >= np.abs(low - mean), high, low)
+        n[done] = 0
+        total[done] = 0.0
+        return value, done
+
+    def _context(self, x: FloatArray, ok: NDArray[np.bool_], rows: NDArray[np.intp]) -> FloatArray:
+        """Learn the contexts of ``x`` at every scale (its level paired with recent levels) and return the novelty."""
+        p, s = self.params, self._state
+        b = p.context_bins
+        width = s["high"] - s["low"]
+        novelty = np.zeros(len(x))
+        for m in p.context_scales:
+            value, step = (x, ok) if m == 1 else self._block(x, ok, m)
+            pos = np.where(width > 0, (value - s["low"]) / np.where(width > 0, width, 1.0), 0.5)
+            # no settled range yet (the warm-up, a flat series so far): no level, so no context is learnt or scored
+            settled = (width > 0) & (s["count"] >= p.warmup)
+            level = np.where(settled, np.clip(np.floor(pos * b), 0, b - 1), 255).astype(np.intp)
+            history = s[f"recent{m}"]
+            recent = history.astype(np.intp)
+            have = (recent != 255) & (level != 255)[:, None] & step[:, None]
+            code = np.where(have, np.arange(p.context_lags) * b * b + recent * b + level[:, None], 0)
+            byte, bit = code >> 3, (code & 7).astype(np.uint8)
+            seen = (s[f"contexts{m}"][rows[:, None], byte] >> bit) & 1
+            novel = np.where(have, 1 - seen, 0).sum(axis=1) / np.maximum(have.sum(axis=1), 1)
+            hr, hb = np.nonzero(have)
+            np.bitwise_or.at(s[f"contexts{m}"], (hr, byte[hr, hb]), (1 << bit[hr, hb]).astype(np.uint8))
+            shifted = np.concatenate([level[:, None].astype(np.uint8), history[:, :-1]], axis=1)
+            s[f"recent{m}"] = np.where(step[:, None], shifted, history)
+            novelty = np.maximum(novelty, novel)
+        s["novelty"] += np.where(ok, p.context_alpha * (novelty - s["novelty"]), 0.0)
+        result: FloatArray = s["novelty"].copy()
+        return result
 
     def _raw(self, x: FloatArray, season: FloatArray, known: NDArray[np.bool_], s: State) -> FloatArray:
         """Raw evidence of each kind for the points ``x`` against the state before them; (series, kinds)."""
@@ -150,8 +244,18 @@ class NoveltyDetector(Detector):
             raw = self._raw(xs, season, known, s)
             # a kind scores once its record has seen ``record_warmup`` points of settled evidence
             ratio = np.where(s["settled"] >= p.record_warmup, raw / np.maximum(s["record"], 1e-9), 0.0)
+            if p.youth:  # a young record (few settled points) must be beaten by a wider margin
+                ratio = ratio / (1.0 + p.youth * p.youth_points / np.maximum(s["settled"], 1))
+            if any(p.persist):  # a record must be broken twice in a row: the smaller of the last two ratios
+                last = s["last_ratio"]
+                s["last_ratio"] = np.where(ok[:, None], ratio, last)
+                ratio = np.where(np.asarray(p.persist, dtype=bool), np.minimum(ratio, last), ratio)
             weighted = weights * ratio
             combined = weighted.max(axis=1)
+            if p.context_weight > 0:
+                novelty = self._context(xs, ok, rows)
+                ctx = np.where(s["count"] >= p.context_warmup, p.context_weight * novelty / p.context_ref, 0.0)
+                combined = np.maximum(combined, ctx)
             if p.combine == "sum":
                 combined = combined + np.maximum(weighted - 1.0, 0.0).sum(axis=1) - np.maximum(combined - 1.0, 0.0)
             score = np.where(ok, record_score(combined), 0.0)
@@ -159,6 +263,8 @@ class NoveltyDetector(Detector):
             s["quiet"] = np.maximum(s["quiet"] - ok, 0)
             s["peak"] = np.where(s["quiet"] > 0, s["peak"], 0.0)
             rising = score > s["peak"]
+            if p.strict:
+                rising = rising & (s["quiet"] == 0)
             s["peak"] = np.where(rising, score, s["peak"])
             s["quiet"] = np.where(rising & (score >= p.alarm_level), p.refractory, s["quiet"])
             out.scores[:, j] = np.where(rising, score, 0.0)

@@ -156,3 +156,54 @@ def test_registry_rules() -> None:
     with pytest.raises(DetectorParamsError, match="alpha"):
         reg.create("ewma", {"alpha": 2}, 1, STEP)
     assert reg.get("default").name == reg.default_name
+
+
+def test_context_novelty_sees_a_new_shape_within_the_known_range() -> None:
+    # a square wave between 0 and 10 every 20 points; then a stretch that stays in the middle (5): every value is in
+    # the known range, but the pairs of levels (5 after 5, 5 after 0 or 10) were never seen
+    t = np.arange(3000)
+    x = np.where((t // 20) % 2 == 0, 0.0, 10.0) + np.random.default_rng(11).normal(0, 0.05, len(t))
+    x[2500:2540] = 5.0 + np.random.default_rng(12).normal(0, 0.05, 40)
+    context_only = {"weights": [0.0] * 6}
+    s = _scores("novelty", x, context_only)
+    threshold = REG.get("novelty").default_threshold
+    assert s[2500:2502].max() >= threshold
+    assert s[500:2500].max() < threshold
+    assert _scores("novelty", x, {**context_only, "context_weight": 0.0}).max() == 0.0
+
+
+def test_context_state_has_one_bit_set_per_scale_and_fits_the_budget() -> None:
+    det = REG.create("novelty", {"context_scales": [1, 12]}, 4, STEP)
+    state = det.get_state()
+    assert {"contexts1", "contexts12", "recent1", "recent12"} <= set(state)
+    assert sum(v.nbytes for v in state.values()) / 4 < 4096
+
+
+def test_persistent_season_records_ignore_one_odd_point_but_not_an_escalating_break() -> None:
+    # five days of a daily pattern every 5 minutes; only the time-of-day residual kind scores
+    t = np.arange(288 * 5)
+    x = 10 * np.sin(2 * np.pi * t / 288) + np.random.default_rng(13).normal(0, 0.3, len(t))
+    x[1300] += 4.0  # one odd point
+    x[1350:1353] += [8.0, 20.0, 30.0]  # the pattern breaks and the break escalates
+    season_only = {"weights": [0.0, 0.0, 0.0, 0.0, 1.0, 0.0], "context_weight": 0.0}
+    threshold = REG.get("novelty").default_threshold
+
+    def scores(persist: bool) -> np.ndarray:
+        det = REG.create("novelty", {**season_only, "persist": [False] * 4 + [persist] * 2}, 1, 300.0)
+        return det.update(x[None, :], t[None, :] * 300.0).scores[0]
+
+    held, single = scores(True), scores(False)
+    assert single[1300] >= threshold
+    assert held[1295:1310].max() < threshold
+    assert held[1350:1353].max() >= threshold
+
+
+def test_young_records_need_a_wider_margin_than_old_ones() -> None:
+    x = _noise(4000, 14)
+    x[400] += 5.0  # the level record is 200 points old here
+    x[3900] += 5.0  # and 3,700 points old here
+    level_only = {"weights": [1.0, 0.0, 0.0, 0.0, 0.0, 0.0], "context_weight": 0.0}
+    plain = _scores("novelty", x, {**level_only, "youth": 0.0})
+    young = _scores("novelty", x, {**level_only, "youth": 0.5})
+    assert young[400] < plain[400] - 0.05
+    assert abs(young[3900] - plain[3900]) < 0.02
