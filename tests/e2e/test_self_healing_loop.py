@@ -22,7 +22,7 @@ FAULTS = (
     Fault("disk filling", "disk_fill", "db", 30, None, "the database volume fills up"),
     Fault("memory leak", "memory_leak", "cart", 60, None, "cart leaks memory"),
     Fault("bad rollout", "bad_rollout", "checkout", 150, None, "checkout v2 is slow and failing"),
-    Fault("node pressure", "node_pressure", "node-2", 270, None, "node-2 runs out of memory"),
+    Fault("node pressure", "node_pressure", "node-2", 330, None, "node-2 runs out of memory"),
 )
 EXPECTED = {  # fault -> (runbook, target prefix)
     "disk filling": ("run-job", "cronjob/shop/db-cleanup"),
@@ -44,7 +44,7 @@ def test_every_fault_is_detected_fixed_verified_and_its_ticket_closed(
                                            "password": rt_server.password}},
     }  # fmt: skip
     lines: list[str] = []
-    story = run_demo(ROOT / "examples" / "demo.yaml", tmp_path / "demo", duration=480, echo=lines.append,
+    story = run_demo(ROOT / "examples" / "demo.yaml", tmp_path / "demo", duration=560, echo=lines.append,
                      faults=FAULTS, overrides=overrides)  # fmt: skip
     told = "\n".join(lines)
     assert "local control plane at https://127.0.0.1" in told, told[:2000]
