@@ -25,7 +25,7 @@ from daemon.domain import Anomaly, entities_from_labels
 from daemon.settings import DetectionSettings, QuerySettings
 from daemon.sources.alignment import SeriesTable, align, counter_rates, grid_between
 from daemon.sources.base import RawSeries
-from detectors import Detector, DetectorOutput, DetectorRegistry, direction_of
+from detectors import Detector, DetectorOutput, DetectorRegistry, DetectorStateError, direction_of
 
 logger = logging.getLogger(__name__)
 _SELECTOR = re.compile(r"^\s*[a-zA-Z_:][a-zA-Z0-9_:]*\s*(\{[^{}]*\})?\s*$")
@@ -283,13 +283,15 @@ class QueryPipeline:
         )
         table.rebuild_index()
         detector = self._new_detector(n)
-        detector.set_state({k[2:]: v for k, v in arrays.items() if k.startswith("d:")})
         forecaster = self._new_forecaster(n)
-        if forecaster is not None:
-            f_state = {k[2:]: v for k, v in arrays.items() if k.startswith("f:")}
-            if not f_state:
-                return False
-            forecaster.set_state(f_state)
+        try:
+            detector.set_state({k[2:]: v for k, v in arrays.items() if k.startswith("d:")})
+            if forecaster is not None:
+                forecaster.set_state({k[2:]: v for k, v in arrays.items() if k.startswith("f:")})
+        except DetectorStateError as exc:  # saved by another version of the detector: learn afresh
+            logger.warning("%s/%s: saved detector state does not fit (%s); backfilling afresh",
+                           self.source, self.query.name, exc)  # fmt: skip
+            return False
         self.table, self.detector, self.forecaster = table, detector, forecaster
         self._counter_value, self._counter_ts = arrays["c:value"], arrays["c:ts"]
         self.state_ts, self.processed_ts = checkpoint.state_ts, checkpoint.processed_ts

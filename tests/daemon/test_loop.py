@@ -130,3 +130,23 @@ def test_query_error_affects_only_that_query() -> None:
     assert report.series == 1
     assert daemon.health.sources["mem"].up
     assert daemon.metrics.source_errors.labels("mem", "query")._value.get() == 1
+
+
+def test_a_checkpoint_from_another_detector_version_means_a_fresh_backfill() -> None:
+    from daemon.pipeline import PipelineCheckpoint, _to_npz
+
+    source = ScriptedSource({"a": noise(1)})
+    daemon = Daemon(settings(), None, [source], builtin_registry(), clock=Clock(10_000))
+    daemon.tick()
+    (pipeline,) = daemon.pipelines["mem"]
+    saved = pipeline.checkpoint()
+    assert saved is not None
+    old_format = PipelineCheckpoint(
+        saved.detector, saved.config_hash, saved.state_ts, saved.processed_ts, saved.series,
+        _to_npz({"d:legacy": np.zeros(1), "c:value": np.zeros(1), "c:ts": np.zeros(1)}),
+    )  # fmt: skip
+    fresh = Daemon(settings(), None, [source], builtin_registry(), clock=Clock(10_100))
+    (restored,) = fresh.pipelines["mem"]
+    assert restored.restore(old_format) is False
+    assert restored.state_ts is None  # so its first tick backfills the training window
+    assert restored.restore(saved) is True
