@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +12,7 @@ from change_advisor.context import ChangeCalendar, Freeze, OfflineContext
 from change_advisor.model import RiskModel
 from change_advisor.report import render
 from change_advisor.request import load_change_request
-from tests.harness.common import unavailable
+from tests.harness.browser import render_dom
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "changes"
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -59,31 +57,7 @@ def test_html_is_self_contained_and_renders_in_chromium(tmp_path: Path) -> None:
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert not re.search(r"url\((?!#)", html) and "@import" not in html  # only in-document references
     assert html.count("<svg") == 2  # gauge and factors (no similar changes offline)
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        unavailable("chromium", "install it with scripts/install-debian.sh chromium")
-    page = tmp_path / "report.html"
-    page.write_text(html, encoding="utf-8")
-    done = subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--proxy-server=127.0.0.1:9",
-            "--proxy-bypass-list=<-loopback>",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    dom = done.stdout
+    dom = render_dom(html, tmp_path, "report")
     assert '<span class="tier tier-critical" id="tier">critical</span>' in dom
     assert "defer" in dom and "probability of failure" in dom
     assert "<svg" in dom and "livenessProbe removed" in dom
