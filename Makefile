@@ -43,7 +43,7 @@ lint: venv
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-unit: venv
+unit: venv tools
 	$(VENV)/bin/pytest -q -m "not integration and not e2e"
 
 test: venv debs-test cluster tools lint
