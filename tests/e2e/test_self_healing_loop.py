@@ -32,6 +32,7 @@ EXPECTED = {  # fault -> (runbook, target prefix)
 }
 
 
+@pytest.mark.timeout(1500)  # the scenario runs in real time: 560 s of faults and healing, plus set-up
 def test_every_fault_is_detected_fixed_verified_and_its_ticket_closed(
     tmp_path: Path, rt_server: RTServer, postgres_url: str
 ) -> None:

@@ -51,8 +51,10 @@ def test_incident_becomes_one_problem_and_one_rt_ticket_that_follows_it(
     settings = Settings(
         daemon={"interval": "15s", "state_dir": str(tmp_path / "state"), "instance_name": "aiopsd-it"},
         sources={"prometheus": [{"name": "prom", "url": prom.url, "queries": [
-            {"name": "errors", "promql": "svc_error_ratio", "symptom": "errors",
-             "entity": {"namespace": "namespace", "deployment": "deployment"}}]}]},
+            # the lifecycle is under test here, so a detector that flags a recurrence: the default `novelty` does
+            # not alarm on a repeat of a shape it has already seen (see the detectors section of the README)
+            {"name": "errors", "promql": "svc_error_ratio", "symptom": "errors", "detector": "ewma",
+             "threshold": 0.9999, "entity": {"namespace": "namespace", "deployment": "deployment"}}]}]},
         detection={"training_window": "2h"},
         correlation={"quiet_period": "3m", "reopen_window": "1h", "topology": {"services": [
             {"name": "frontend", "namespace": "shop", "workload": "deployment/frontend", "depends_on": ["checkout"]},
