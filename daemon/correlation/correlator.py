@@ -160,8 +160,9 @@ class ProblemCorrelator:
         for problem in sorted(self._problems.values(), key=lambda p: -(p.resolved_at or 0)):
             if problem.status != "resolved" or now - (problem.resolved_at or now) > reopen_window:
                 continue
-            mine = self.topology.distances(member.related_keys(), self.settings.max_distance, problem.hub_anchors())
-            if any(k in mine for k in problem.related_keys()):
+            # a recurrence is the same unit (workload, node…) failing again, not a neighbour: an anomaly on a node
+            # must not reopen a problem of a workload whose pods merely run there
+            if member.unit in problem.units():
                 problem.status = "open"
                 problem.reopen_count += 1
                 self._attach(problem, member, now)

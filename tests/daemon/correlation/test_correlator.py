@@ -98,6 +98,16 @@ def test_recurrence_within_the_window_reopens_the_same_problem() -> None:
     assert events[0].problem.resolved_at is None
 
 
+def test_a_node_fault_after_a_workload_problem_on_it_is_a_new_problem_not_a_recurrence() -> None:
+    c = correlator()
+    first = c.observe([anomaly("checkout-jkl78-fffff", T0)], T0)[0].problem
+    c.observe([], T0 + 120)  # resolved after the quiet period
+    later = T0 + 300
+    (event,) = c.observe([node_anomaly("worker-1", later)], later)
+    assert event.kind == "opened" and event.problem.id != first.id
+    assert event.problem.root_causes[0].entity == "node//worker-1"
+
+
 def test_recurrence_after_the_window_is_a_new_problem_linked_to_the_old() -> None:
     c = correlator()
     first = c.observe([anomaly("redis-0", T0)], T0)[0].problem
