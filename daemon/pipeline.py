@@ -220,6 +220,9 @@ class QueryPipeline:
         threshold = self._threshold_of(detector)
         fresh = grid > self.processed_ts
         hits = (out.scores >= threshold) & fresh[None, :] & np.isfinite(values)
+        grace = self.detection.new_series_grace.total_seconds()
+        if grace > 0:  # a series that just appeared (a new pod) may not alarm yet: its detector knows too little
+            hits &= grid[None, :] >= self.table.first_seen[:, None] + grace
         rows, cols = np.nonzero(hits)
         if not len(rows):
             return []
@@ -262,8 +265,10 @@ class QueryPipeline:
         arrays["c:value"] = self._counter_value
         arrays["c:ts"] = self._counter_ts
         series = [
-            {"key": k, "labels": lab, "last_seen": float(s)}
-            for k, lab, s in zip(self.table.keys, self.table.labels, self.table.last_seen, strict=True)
+            {"key": k, "labels": lab, "last_seen": float(s), "first_seen": float(f)}
+            for k, lab, s, f in zip(
+                self.table.keys, self.table.labels, self.table.last_seen, self.table.first_seen, strict=True
+            )
         ]
         return PipelineCheckpoint(
             self.detector_name, self.config_hash, self.state_ts, self.processed_ts, series, _to_npz(arrays)
@@ -280,6 +285,7 @@ class QueryPipeline:
             keys=[s["key"] for s in checkpoint.series],
             labels=[dict(s["labels"]) for s in checkpoint.series],
             last_seen=np.array([s["last_seen"] for s in checkpoint.series], dtype=np.float64),
+            first_seen=np.array([s.get("first_seen", -np.inf) for s in checkpoint.series], dtype=np.float64),
         )
         table.rebuild_index()
         detector = self._new_detector(n)

@@ -152,6 +152,9 @@ class DetectionSettings(StrictModel):
     series_expiry: Duration = Field(
         timedelta(minutes=10), description="A series absent this long is dropped with its detector state."
     )
+    new_series_grace: Duration = Field(
+        timedelta(0), description="A series younger than this (a new pod after a rollout) may not alarm yet; 0: off."
+    )
     checkpoint_interval: Duration = Field(
         timedelta(seconds=60), description="How often detector state is saved for a warm restart."
     )

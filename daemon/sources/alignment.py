@@ -42,6 +42,7 @@ class SeriesTable:
     labels: list[dict[str, str]] = field(default_factory=list)
     last_seen: NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
     index: dict[str, int] = field(default_factory=dict)
+    first_seen: NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -53,6 +54,7 @@ class SeriesTable:
         self.keys.append(key)
         self.labels.append(labels)
         self.last_seen = np.append(self.last_seen, seen)
+        self.first_seen = np.append(self.first_seen, np.inf)
         self.index[key] = len(self.keys) - 1
         return len(self.keys) - 1
 
@@ -60,6 +62,7 @@ class SeriesTable:
         self.keys = [self.keys[r] for r in rows]
         self.labels = [self.labels[r] for r in rows]
         self.last_seen = self.last_seen[rows]
+        self.first_seen = self.first_seen[rows]
         self.rebuild_index()
 
 
@@ -90,6 +93,7 @@ def align(raw: Sequence[RawSeries], grid: NDArray[np.float64], step: float, tabl
     has = finite.any(axis=1)
     last_col = len(grid) - 1 - np.argmax(finite[:, ::-1], axis=1)
     table.last_seen = np.where(has, np.maximum(table.last_seen, grid[last_col]), table.last_seen)
+    table.first_seen = np.where(has, np.minimum(table.first_seen, grid[np.argmax(finite, axis=1)]), table.first_seen)
     return matrix
 
 

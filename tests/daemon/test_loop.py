@@ -150,3 +150,23 @@ def test_a_checkpoint_from_another_detector_version_means_a_fresh_backfill() -> 
     assert restored.restore(old_format) is False
     assert restored.state_ts is None  # so its first tick backfills the training window
     assert restored.restore(saved) is True
+
+
+def test_a_new_series_may_not_alarm_during_its_grace_period() -> None:
+    jump = {"at": 1e18}
+    source = ScriptedSource({"a": noise(1), "b": lambda t: 10 + math.sin(t * 0.37) + (50 if t >= jump["at"] else 0)})
+    clock = Clock(10_000)
+    daemon = Daemon(settings(new_series_grace="120s"), None, [source], builtin_registry(), clock=clock)
+    daemon.tick()
+    source.series["c"] = lambda t: 10 + math.sin(t * 0.37 + 5) + (50 if t >= jump["at"] else 0)  # a new pod
+    clock.now += 60
+    daemon.tick()
+    jump["at"] = clock.now + 5
+    clock.now += 20
+    alarmed = {a.labels["pod"] for a in daemon.tick().anomalies}
+    assert alarmed == {"b"}  # "c" jumped too, but it appeared 80 s ago
+    clock.now += 200
+    daemon.tick()
+    source.series["c"] = lambda t: 10 + math.sin(t * 0.37 + 5) + (150 if t >= clock.now - 10 else 50)
+    clock.now += 20
+    assert "c" in {a.labels["pod"] for a in daemon.tick().anomalies}  # old enough now
