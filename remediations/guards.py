@@ -193,12 +193,8 @@ class GuardEvaluator:
 
     def _cooldown(self, request: GuardRequest, history: list[ActionRecord], now: float) -> GuardDecision:
         cool = self.policy.cooldowns
-        acted = [r for r in history if r.status in _ACTED and not r.dry_run]
-        for scope, span, records in (
-            ("target", cool.per_target, [r for r in acted if r.target.key == request.target.key]),
-            ("runbook", cool.per_runbook, [r for r in acted if r.runbook == request.runbook]),
-            ("global", cool.global_, acted),
-        ):
+        spans = (cool.per_target, cool.per_runbook, cool.global_)
+        for (scope, records), span in zip(_scoped_actions(request, history), spans, strict=True):
             recent = [r for r in records if r.updated_at > now - span]
             if span and recent:
                 last = max(recent, key=lambda r: r.updated_at)
@@ -208,12 +204,8 @@ class GuardEvaluator:
 
     def _rate_limits(self, request: GuardRequest, history: list[ActionRecord], now: float) -> GuardDecision:
         limits = self.policy.rate_limits
-        acted = [r for r in history if r.status in _ACTED and not r.dry_run]
-        for scope, limit, records in (
-            ("target", limits.per_target, [r for r in acted if r.target.key == request.target.key]),
-            ("runbook", limits.per_runbook, [r for r in acted if r.runbook == request.runbook]),
-            ("global", limits.global_, acted),
-        ):
+        caps = (limits.per_target, limits.per_runbook, limits.global_)
+        for (scope, records), limit in zip(_scoped_actions(request, history), caps, strict=True):
             if limit is None:
                 continue
             count = sum(1 for r in records if r.created_at > now - limit.per)
@@ -223,3 +215,13 @@ class GuardEvaluator:
                 )
                 return GuardDecision(guard="rate_limit", verdict=Verdict.deny, reason=reason)
         return GuardDecision(guard="rate_limit", verdict=Verdict.allow, reason="within every rate limit")
+
+
+def _scoped_actions(request: GuardRequest, history: list[ActionRecord]) -> list[tuple[str, list[ActionRecord]]]:
+    """Real (not dry-run) actions that count against the target, the runbook and the whole cluster."""
+    acted = [r for r in history if r.status in _ACTED and not r.dry_run]
+    return [
+        ("target", [r for r in acted if r.target.key == request.target.key]),
+        ("runbook", [r for r in acted if r.runbook == request.runbook]),
+        ("global", acted),
+    ]
