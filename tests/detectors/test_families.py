@@ -86,6 +86,26 @@ def test_trend_to_exhaustion_forecast_fires_before_capacity() -> None:
     assert flat.scores[0][30:].max() < 0.5
 
 
+def test_trend_ignores_noise_that_only_looks_like_a_trend_and_tracks_a_fast_leak() -> None:
+    # 200 flat series whose noise holds each value for 3 points (a gauge updated slower than the query step), the
+    # shape that made a new pod's memory "full in 97 min"; a significant trend is needed before any forecast
+    rng = np.random.default_rng(11)
+    n, t = 200, 180
+    flat = 0.4 + np.repeat(rng.normal(0, 0.008, (n, t // 3)), 3, axis=1)
+    out = REG.create("trend", {"capacity": 1.0}, n, 10.0).update(flat, np.arange(t) * 10.0)
+    assert (out.scores[:, 30:] >= 0.6).sum() == 0
+    # the same noise plus a leak from point 100: +0.03 per point, full at about point 120
+    leak = flat[:10].copy()
+    leak[:, 100:] += 0.03 * np.arange(1, t - 99)
+    out = REG.create("trend", {"capacity": 1.0}, 10, 10.0).update(leak, np.arange(t) * 10.0)
+    assert out.time_to_exhaustion is not None
+    first = np.argmax(out.scores >= 0.6, axis=1)
+    assert ((first > 100) & (first <= 112)).all(), first
+    full = 100 + (1.0 - 0.4) / 0.03
+    predicted = out.time_to_exhaustion[np.arange(10), first] / 10.0
+    assert np.abs(first + predicted - full).max() < 8, first + predicted  # within 80 s of the real exhaustion
+
+
 def test_multivariate_only_anomaly_found_by_entity_model() -> None:
     rng = np.random.default_rng(6)
     a = rng.normal(0, 1, 600)
