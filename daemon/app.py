@@ -114,7 +114,8 @@ def build_acting(
 def _leadership(
     settings: Settings, api_client: Any, problems: ProblemStage
 ) -> tuple[threading.Event, threading.Thread] | None:
-    """Several replicas: only the holder of the Lease acts and writes tickets."""
+    """Several replicas: only the holder of the Lease correlates, acts and writes tickets (followers detect and
+    record, so a new leader continues from the shared store)."""
     section = settings.remediation.leader_election
     if not section.enabled or api_client is None:
         return None
@@ -123,12 +124,13 @@ def _leadership(
     if acting is not None and acting.executor is not None:
         acting.executor.is_leader = lambda: elector.is_leader
     problems.writes_enabled.clear()
+    # the gap a new leader replays: the old one may have been silent for a lease duration, plus a few ticks
+    problems.share(section.lease_duration.total_seconds() + 3 * settings.daemon.interval.total_seconds())
 
     def started() -> None:
-        logger.info("%s is the leader: acting and writing tickets", settings.daemon.instance_name)
+        # the next tick, in the loop's thread, takes over: problems reloaded, the gap replayed, actions adopted
+        logger.info("%s is the leader: correlating, acting and writing tickets", settings.daemon.instance_name)
         problems.writes_enabled.set()
-        if acting is not None:
-            acting.recover()
 
     def stopped() -> None:
         logger.info("%s is no longer the leader", settings.daemon.instance_name)
@@ -177,10 +179,19 @@ def build_application(
     api_client = None
     if settings.remediation.automation.enabled:
         problems.acting, api_client = build_acting(settings, store, problems, kubeconfig, remediation_off)
-    if settings.correlation.topology.kubernetes and api_client is not None:
-        watcher = KubeTopologyWatcher(api_client, problems.topology)
-        watcher.start()
-        problems.watcher = watcher
+    if settings.correlation.topology.kubernetes:
+        watch_client = api_client
+        if watch_client is None and remediation_off is None:  # automation off: the watch still needs credentials
+            try:
+                watch_client = api_client_from(
+                    kubeconfig or settings.remediation.kubeconfig, settings.remediation.context
+                )
+            except RemediationError as exc:
+                logger.warning("correlation.topology.kubernetes is on but there is no cluster to watch: %s", exc)
+        if watch_client is not None:
+            watcher = KubeTopologyWatcher(watch_client, problems.topology)
+            watcher.start()
+            problems.watcher = watcher
     leadership = _leadership(settings, api_client, problems)
     daemon = Daemon(
         settings,
