@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from daemon.correlation.correlator import Details, ProblemCorrelator
 from daemon.domain import EntityRef, ProblemEvent, ProblemSnapshot
 from daemon.knowledge import KnowledgeBase
+from daemon.problems.repository import SqlProblemRepository
 from daemon.settings.automation import AutomationSettings, PlaybookRule
 from daemon.store import Store
 from daemon.store.anomalies import list_anomalies
@@ -87,7 +88,8 @@ class ProblemRecovery:
 @dataclass
 class _Running:
     problem_id: str
-    rule: PlaybookRule
+    runbook: str
+    params: dict[str, Any]
     target: str
     confidence: float
     future: Future[ActionResult]
@@ -199,7 +201,7 @@ class RemediationStage:
             False, verify, idempotency_key=key, open_problems=len(self.correlator.problems()),
         )  # fmt: skip
         with self._lock:
-            self._running.append(_Running(problem.id, rule, target, confidence, future))
+            self._running.append(_Running(problem.id, rule.runbook, rule.params, target, confidence, future))
         message = f"running {rule.runbook} on {target} (confidence {confidence:.0%})"
         return [self.correlator.mark_mitigating(problem.id, now, rule.runbook, details | {"message": message})]
 
@@ -245,7 +247,7 @@ class RemediationStage:
             try:
                 result = item.future.result()
             except RemediationError as exc:
-                logger.error("action %s on %s failed: %s", item.rule.runbook, item.target, exc)
+                logger.error("action %s on %s failed: %s", item.runbook, item.target, exc)
                 events += self._failed(item, now, str(exc))
                 continue
             events += self._outcome(item, result, now)
@@ -255,7 +257,7 @@ class RemediationStage:
         record = result.record
         status = record.status
         details: Details = {
-            "runbook": item.rule.runbook, "target": item.target, "status": status.value,
+            "runbook": item.runbook, "target": item.target, "status": status.value,
             "confidence": round(item.confidence, 4), "actor": record.actor, "action_id": record.id,
         }  # fmt: skip
         try:
@@ -263,11 +265,11 @@ class RemediationStage:
         except KeyError:
             logger.info("problem %s ended before its action finished", item.problem_id)
             return []
-        text = f"{item.rule.runbook} on {item.target}: {status.value}" + (
+        text = f"{item.runbook} on {item.target}: {status.value}" + (
             f" ({record.verification})" if record.verification else ""
         )
         events = [self.correlator.record_action(item.problem_id, now, text, details)]
-        command = suggested_command(item.rule.runbook, item.target, item.rule.params)
+        command = suggested_command(item.runbook, item.target, item.params)
         if status is ActionStatus.verified:
             events.append(self.correlator.record_verification(item.problem_id, now, True, text))
         elif status in (ActionStatus.rolled_back, ActionStatus.failed):
@@ -283,23 +285,68 @@ class RemediationStage:
         return events
 
     def _failed(self, item: _Running, now: float, error: str) -> list[ProblemEvent]:
-        command = suggested_command(item.rule.runbook, item.target, item.rule.params)
-        message = f"{item.rule.runbook} on {item.target} failed: {error}; suggested: {command}"
+        command = suggested_command(item.runbook, item.target, item.params)
+        message = f"{item.runbook} on {item.target} failed: {error}; suggested: {command}"
         return [self._escalate_item(item, now, "verification_failed", message)]
 
     def _escalate_item(self, item: _Running, now: float, reason: str, message: str) -> ProblemEvent:
         details: Details = {
-            "reason": reason, "runbook": item.rule.runbook, "target": item.target,
+            "reason": reason, "runbook": item.runbook, "target": item.target,
             "confidence": round(item.confidence, 4),
         }  # fmt: skip
         return self.correlator.escalate(item.problem_id, now, message, details)
 
     def recover(self) -> None:
-        """Continue or roll back actions a crash interrupted (on start, and on becoming leader)."""
+        """Continue or roll back actions a crash interrupted (on start of a single replica)."""
         if self.executor is None:
             return
         hook = ProblemRecovery(self.store, set(), self.settings.verify_quiet.total_seconds(), self.clock)
         self._pool.submit(self.executor.recover, hook)
+
+    def take_over(self, now: float) -> list[ProblemEvent]:
+        """This replica became the leader; the correlator holds the store's unfinished problems. What the previous
+        leader decided stands (a problem it acted on or escalated is not decided again), and its unfinished actions
+        are continued here under their own idempotency keys (no second apply), their outcomes reported on the
+        problem as if this replica had started them. Unfinished actions of no open problem are recovered as on a
+        restart."""
+        with self._lock:
+            if self._running:
+                logger.warning("taking over with %d actions of an earlier term still running", len(self._running))
+        self._decided.clear()
+        problems = {p.id: p.snapshot() for p in self.correlator.problems()}
+        decisions = SqlProblemRepository(self.store).decisions(list(problems))
+        for problem_id, decision in decisions.items():
+            snapshot = problems[problem_id]
+            self._decided[problem_id] = (snapshot.reopen_count, frozenset(snapshot.symptoms), decision.acted)
+        if self.executor is None:
+            return []
+        by_fingerprint = {p.fingerprint: p for p in problems.values()}
+        adopted: set[str] = set()
+        events: list[ProblemEvent] = []
+        quiet = self.settings.verify_quiet.total_seconds()
+        for record in self.executor.journal.unfinished():
+            problem = by_fingerprint.get(record.idempotency_key.split(":", 1)[0])
+            if problem is None or not record.actor.startswith("daemon:"):
+                continue
+            adopted.add(record.id)
+            target = str(record.target.key)
+            entities = {target} | ({problem.root_causes[0].entity} if problem.root_causes else set())
+            future = self._pool.submit(
+                self.executor.run, record.runbook, record.target, record.params, record.reason, record.actor, False,
+                ProblemRecovery(self.store, entities, quiet, self.clock), idempotency_key=record.idempotency_key,
+            )  # fmt: skip
+            started = decisions.get(problem.id)
+            confidence = started.confidence if started is not None and started.confidence is not None else 0.0
+            with self._lock:
+                self._running.append(
+                    _Running(problem.id, record.runbook, dict(record.params), target, confidence, future)
+                )
+            self._decided[problem.id] = (problem.reopen_count, frozenset(problem.symptoms), True)
+            message = f"continuing {record.runbook} on {target} (action {record.id}) after a leader change"
+            events.append(self.correlator.record_action(problem.id, now, message, {"runbook": record.runbook}))
+        hook = ProblemRecovery(self.store, set(), quiet, self.clock)
+        self._pool.submit(self.executor.recover, hook, adopted)
+        return events
 
     @property
     def running(self) -> int:

@@ -204,7 +204,7 @@ class Daemon:
             return len([a for _, s in results for a in s.anomalies])
         every = self.settings.detection.checkpoint_interval.total_seconds()
         with self.store.session() as session:
-            new = repo.record_anomalies(session, [a for _, s in results for a in s.anomalies])
+            new = repo.record_anomalies(session, [a for _, s in results for a in s.anomalies], now)
             for pipeline, _ in results:
                 key = (pipeline.source, pipeline.query.name)
                 if now - self._last_checkpoint.get(key, -1e18) >= every:

@@ -16,12 +16,14 @@ from daemon.alerts import AlertInbox
 from daemon.changes.matching import entity_sets
 from daemon.changes.repository import ChangeRepository
 from daemon.correlation.correlator import ProblemCorrelator
+from daemon.correlation.model import anomaly_key
 from daemon.domain import Anomaly, ProblemEvent
 from daemon.knowledge import KnowledgeBase
 from daemon.metrics import DaemonMetrics
 from daemon.problems.repository import SqlProblemRepository
 from daemon.settings import Settings
 from daemon.store import Store
+from daemon.store.anomalies import list_anomalies, record_anomalies
 from daemon.tickets.service import ProblemTicketing, TicketingReport, build_ticketing
 from daemon.topology import Topology
 from daemon.topology.builders import InstantQuery, add_from_settings, refresh_request_edges
@@ -75,22 +77,73 @@ class ProblemStage:
         self._started = False
         self.last_report: TicketingReport | None = None
         self.acting: RemediationStage | None = None  # set by the application when remediation is configured
+        # several replicas (leader election): the store is the hand-over. Followers record what they detect and the
+        # alerts they receive; the leader correlates, acts and writes tickets, and on taking over reloads the
+        # problems and replays what was recorded in the gap (``takeover_window`` seconds back)
+        self.shared = False
+        self.takeover_window = 0.0
+        self._leading = True
+        self._seen: dict[str, float] = {}  # anomaly key -> when this leader correlated it (shared mode)
 
     def on_tick(self, anomalies: Sequence[Anomaly], now: float) -> None:
+        if self.watcher is not None:
+            self.watcher.apply_pending()
+        alerts = self.inbox.drain()
+        leading = self.writes_enabled.is_set()
+        if self.shared:
+            if alerts:
+                with self.store.session() as session:
+                    record_anomalies(session, alerts, now)  # the leader reads them back, whichever replica got them
+            if not leading:
+                self._leading = False
+                return  # a follower: detection and recording only
+            anomalies = self._shared_feed(anomalies, now)
+            alerts = []
         if not self._started:
             self._started = True
             self._submit(self.ticketing.start)
-        if self.watcher is not None:
-            self.watcher.apply_pending()
         if self.instant_query is not None and now - self._edges_at >= EDGE_REFRESH:
             self._edges_at = now
             refresh_request_edges(self.topology, self._settings.correlation.topology, self.instant_query)
-        events = self.correlator.observe([*anomalies, *self.inbox.drain()], now)
+        events = self.correlator.observe([*anomalies, *alerts], now)
         self.publish(events)
         if self.acting is not None and self.writes_enabled.is_set():
             self.publish(self.acting.collect(now))
             self.publish(self.acting.decide(events, now))
         self._submit(self.ticketing.flush)
+
+    def share(self, takeover_window: float) -> None:
+        """Run as one of several replicas: only while ``writes_enabled`` (the leader) correlate, act and write."""
+        self.shared, self.takeover_window, self._leading = True, takeover_window, False
+
+    def _shared_feed(self, anomalies: Sequence[Anomaly], now: float) -> list[Anomaly]:
+        """The leader's input with several replicas: this tick's anomalies plus what other replicas recorded (alerts
+        they received, points they detected first); on taking over also the gap since the previous leader's last
+        tick, minus what already belongs to a problem. Each anomaly is offered once."""
+        interval = self._settings.daemon.interval.total_seconds()
+        since = now - 3 * interval
+        if not self._leading:
+            self._leading = True
+            loaded = self.correlator.reload()
+            since = now - self.takeover_window
+            self._seen.clear()
+            logger.info("leader: %d unfinished problems loaded; replaying anomalies recorded since %.0fs ago",
+                        loaded, now - since)  # fmt: skip
+            if self.acting is not None:
+                self.publish(self.acting.take_over(now))
+        with self.store.session() as session:
+            recorded = list_anomalies(session, detected_since=since, limit=50_000)
+        fresh: dict[str, Anomaly] = {}
+        for anomaly in [*anomalies, *recorded]:
+            key = anomaly_key(anomaly)
+            if key not in self._seen:
+                fresh.setdefault(key, anomaly)
+        taken = SqlProblemRepository(self.store).assigned(list(fresh))
+        for key in fresh:
+            self._seen[key] = now
+        horizon = now - max(self.takeover_window, 6 * interval)
+        self._seen = {k: t for k, t in self._seen.items() if t >= horizon}
+        return [a for k, a in fresh.items() if k not in taken]
 
     def publish(self, events: Sequence[ProblemEvent]) -> None:
         """Hand events to tickets, notifications and the knowledge base (which learns from action outcomes)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -188,12 +188,15 @@ class Executor:
         self.checkpoint("journaled", record)
         return self._drive(runbook, record, verify)
 
-    def recover(self, verify: VerificationHook | None = None) -> list[ActionResult]:
-        """Continue every unfinished action from where it stopped (after a crash or a leader change)."""
+    def recover(self, verify: VerificationHook | None = None, skip: Collection[str] = ()) -> list[ActionResult]:
+        """Continue every unfinished action from where it stopped (after a crash or a leader change), except the
+        action ids in ``skip`` (continued elsewhere, e.g. by ``run`` with their idempotency key)."""
         results: list[ActionResult] = []
         if not self.is_leader():
             return results
         for record in self.journal.unfinished():
+            if record.id in skip:
+                continue
             logger.info(
                 "recovering action %s (%s on %s) from step %s",
                 record.id,

@@ -47,10 +47,20 @@ class ProblemCorrelator:
         self._member_of: dict[str, str] = {}
         self._history: dict[str, tuple[int, str | None]] = {}
         self._gone: dict[str, Problem] = {}  # closed or merged this step, still to be saved
+        self.reload()
+
+    def reload(self) -> int:
+        """Drop what is held in memory and load the unfinished problems from the repository: at start, and when
+        this replica becomes the leader (another replica may have changed them). Returns how many."""
+        self._problems.clear()
+        self._member_of.clear()
+        self._history.clear()
+        self._gone.clear()
         for problem in self.repository.load_unfinished():
             self._adopt(problem)
         if self._problems:
             logger.info("loaded %d unfinished problems from the store", len(self._problems))
+        return len(self._problems)
 
     # -- reading --------------------------------------------------------------------------------------------------
     def problems(self) -> list[Problem]:

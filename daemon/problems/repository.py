@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import cast
+from collections.abc import Collection
+from typing import NamedTuple, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,6 +16,11 @@ from daemon.problems.tables import ProblemEventRow, ProblemMemberRow, ProblemRow
 from daemon.store.db import Store
 
 logger = logging.getLogger(__name__)
+
+
+class AutomationDecision(NamedTuple):
+    acted: bool  # an action was started (else: escalated only)
+    confidence: float | None  # the confidence the action was started at
 
 
 class SqlProblemRepository:
@@ -90,6 +96,44 @@ class SqlProblemRepository:
                 .limit(1)
             )
         return int(count or 0), latest
+
+    # -- hand-over between replicas -------------------------------------------------------------------------------
+    def assigned(self, keys: Collection[str]) -> set[str]:
+        """Which of these anomaly keys already belong to a problem (any problem, finished or not)."""
+        found: set[str] = set()
+        ordered = list(keys)
+        with self.store.session() as session:
+            for i in range(0, len(ordered), 500):
+                chunk = ordered[i : i + 500]
+                found.update(
+                    session.scalars(select(ProblemMemberRow.anomaly_key).where(ProblemMemberRow.anomaly_key.in_(chunk)))
+                )
+        return found
+
+    def decisions(self, problem_ids: Collection[str]) -> dict[str, AutomationDecision]:
+        """What automation decided on each problem since it last (re)opened: an action started (with the confidence
+        it was started at), or only escalations; problems not decided on yet are absent."""
+        if not problem_ids:
+            return {}
+        out: dict[str, AutomationDecision] = {}
+        with self.store.session() as session:
+            rows = session.execute(
+                select(ProblemEventRow.problem_id, ProblemEventRow.kind, ProblemEventRow.details)
+                .where(
+                    ProblemEventRow.problem_id.in_(list(problem_ids)),
+                    ProblemEventRow.kind.in_(["opened", "reopened", "mitigating", "escalated"]),
+                )
+                .order_by(ProblemEventRow.ts, ProblemEventRow.id)
+            ).all()
+        for problem_id, kind, details in rows:
+            if kind in ("opened", "reopened"):
+                out.pop(problem_id, None)
+            elif kind == "mitigating":
+                confidence = (details or {}).get("confidence")
+                out[problem_id] = AutomationDecision(True, float(confidence) if confidence is not None else None)
+            elif problem_id not in out:
+                out[problem_id] = AutomationDecision(False, None)
+        return out
 
     # -- for people (CLI, API) ------------------------------------------------------------------------------------
     def list_snapshots(self, status: str | None = None, limit: int = 100) -> list[ProblemSnapshot]:

@@ -38,11 +38,12 @@ def _insert(session: Session, model: Any = AnomalyRow) -> Any:
     return (postgresql.insert if name == "postgresql" else sqlite.insert)(model)
 
 
-def record_anomalies(session: Session, anomalies: Sequence[Anomaly]) -> int:
-    """Insert anomalies; a point already recorded (same series, time and kind) is left alone. Returns new rows."""
+def record_anomalies(session: Session, anomalies: Sequence[Anomaly], detected_at: float | None = None) -> int:
+    """Insert anomalies; a point already recorded (same series, time and kind) is left alone. Returns new rows.
+    ``detected_at`` (default: now) is when this replica found them, on the daemon's clock."""
     if not anomalies:
         return 0
-    now = time.time()
+    now = time.time() if detected_at is None else detected_at
     rows = [_fit(a.model_dump() | {"detected_at": now}, _ANOMALY_WIDTHS) for a in anomalies]
     stmt = _insert(session).on_conflict_do_nothing(index_elements=["source", "query", "series_key", "ts", "kind"])
     return len(session.execute(stmt.returning(AnomalyRow.id), rows).all())
@@ -55,8 +56,15 @@ def list_anomalies(
     query: str | None = None,
     min_score: float = 0.0,
     limit: int = 200,
+    detected_since: float | None = None,
+    kinds: Sequence[str] | None = None,
 ) -> list[Anomaly]:
+    """Newest first. ``detected_since`` filters on when a replica recorded it (not the data's timestamp)."""
     stmt = select(AnomalyRow).where(AnomalyRow.score >= min_score)
+    if detected_since is not None:
+        stmt = stmt.where(AnomalyRow.detected_at >= detected_since)
+    if kinds is not None:
+        stmt = stmt.where(AnomalyRow.kind.in_(list(kinds)))
     if since is not None:
         stmt = stmt.where(AnomalyRow.ts >= since)
     if until is not None:

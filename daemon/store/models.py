@@ -15,6 +15,7 @@ class AnomalyRow(Base):
     __table_args__ = (
         UniqueConstraint("source", "query", "series_key", "ts", "kind", name="uq_anomaly_point"),
         Index("ix_anomalies_ts", "ts"),
+        Index("ix_anomalies_detected_at", "detected_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
