@@ -158,20 +158,41 @@ def _rules_from(path: Path, kind: str) -> list[dict[str, Any]]:
     return list(docs[0]["rules"])
 
 
-def test_rbac_is_exactly_the_least_privilege_of_deploy_rbac(docs: list[dict[str, Any]]) -> None:
-    assert one(docs, "ClusterRole")["rules"] == _rules_from(RBAC_DIR / "clusterrole.yaml", "ClusterRole")
-    assert one(docs, "Role")["rules"] == _rules_from(RBAC_DIR / "role.yaml", "Role")
+def _assert_bound_to_the_service_account(docs: list[dict[str, Any]], role_kind: str, suffix: str) -> None:
+    binding = one(docs, f"{role_kind}Binding", suffix)
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": role_kind,
+        "name": one(docs, role_kind, suffix)["metadata"]["name"],
+    }
     sa = one(docs, "ServiceAccount")["metadata"]
-    for kind, role_kind in (("ClusterRoleBinding", "ClusterRole"), ("RoleBinding", "Role")):
-        binding = one(docs, kind)
-        assert binding["roleRef"] == {
-            "apiGroup": "rbac.authorization.k8s.io",
-            "kind": role_kind,
-            "name": one(docs, role_kind)["metadata"]["name"],
-        }
-        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["name"], "namespace": sa["namespace"]}]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["name"], "namespace": sa["namespace"]}]
+
+
+def test_rbac_is_exactly_the_least_privilege_of_deploy_rbac(docs: list[dict[str, Any]]) -> None:
+    remediator = _rules_from(RBAC_DIR / "clusterrole.yaml", "ClusterRole")
+    assert one(docs, "ClusterRole", "-remediator")["rules"] == remediator
+    assert one(docs, "Role")["rules"] == _rules_from(RBAC_DIR / "role.yaml", "Role")
+    _assert_bound_to_the_service_account(docs, "ClusterRole", "-remediator")
+    _assert_bound_to_the_service_account(docs, "Role", "-coordination")
     lease_rule = next(r for r in one(docs, "Role")["rules"] if r.get("resourceNames") and "leases" in r["resources"])
     assert lease_rule["resourceNames"] == ["aiopsd-leader"]
+
+
+def test_the_topology_watch_brings_the_read_only_role_of_deploy_rbac(
+    docs: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """The role follows the setting that starts the watch: rendered with it, absent without it (the default)."""
+    assert [d["metadata"]["name"] for d in by_kind(docs, "ClusterRole")] == [f"{FULLNAME}-remediator"]
+    values = FULL_VALUES | {"settings": {"correlation": {"topology": {"kubernetes": True}}}}
+    watching = render(values, tmp=tmp_path)
+    assert _settings(watching, tmp_path).correlation.topology.kubernetes is True
+    reader = _rules_from(RBAC_DIR / "clusterrole-topology.yaml", "ClusterRole")
+    assert one(watching, "ClusterRole", "-topology-reader")["rules"] == reader
+    assert {verb for rule in reader for verb in rule["verbs"]} == {"list", "watch"}
+    _assert_bound_to_the_service_account(watching, "ClusterRole", "-topology-reader")
+    without_rbac = render(values | {"rbac": {"create": False}}, tmp=tmp_path)
+    assert not by_kind(without_rbac, "ClusterRole") and not by_kind(without_rbac, "ClusterRoleBinding")
 
 
 def test_lease_name_follows_the_value_in_settings_and_role(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """The Helm chart applied to the real control plane with server-side apply and strict field validation (a schema
 error in any manifest fails here): the prometheus-operator CRDs first, then every rendered object. The Deployment
-then rolls out on kwok nodes, the PodDisruptionBudget protects it, and the chart's ServiceAccount may hold its Lease
-and nothing beyond its least privilege."""
+then rolls out on kwok nodes, the PodDisruptionBudget protects it, and the chart's ServiceAccount may hold its Lease,
+feed the topology watch (installed with it on) and nothing beyond its least privilege."""
 
 from __future__ import annotations
 
@@ -17,13 +17,18 @@ from kubernetes import client, dynamic
 from kubernetes.client.exceptions import ApiException
 
 from daemon.leader import LeaderElectionError, LeaseElector
+from daemon.topology import Topology
+from daemon.topology_kube import KubeTopologyWatcher
 from tests.deploy.chart import FULL_VALUES, RELEASE, crd_files, render
 from tests.harness.cluster import ControlPlane
+from tests.harness.common import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 MANAGER = "aiopsd-chart-test"
 STRICT = [("fieldValidation", "Strict")]
 FULLNAME = f"{RELEASE}-aiopsd"
+# a production install with the topology watch on, so its read-only ClusterRole is rendered and applied too
+VALUES = FULL_VALUES | {"settings": {"correlation": {"topology": {"kubernetes": True}}}}
 
 
 def _wait(check: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
@@ -70,7 +75,7 @@ def _install_crds(api: client.ApiClient) -> None:
 @pytest.fixture(scope="module")
 def installed(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     namespace = f"aiopsd-{uuid.uuid4().hex[:8]}"
-    docs = render(FULL_VALUES, namespace=namespace, tmp=tmp_path_factory.mktemp("values"))
+    docs = render(VALUES, namespace=namespace, tmp=tmp_path_factory.mktemp("values"))
     with control_plane.api_client() as api:
         _install_crds(api)
         core = client.CoreV1Api(api)
@@ -201,3 +206,41 @@ def test_the_chart_identity_holds_its_lease_and_nothing_more(
             core.read_namespaced_secret("aiopsd-store", namespace)
         assert forbidden.value.status == 403
         assert core.list_namespaced_pod(namespace).items is not None  # runbooks may list pods
+
+
+def test_the_chart_identity_feeds_the_topology_watch_and_writes_nothing_it_reads(
+    installed: dict[str, Any], control_plane: ControlPlane, admin: client.ApiClient
+) -> None:
+    namespace = installed["namespace"]
+    core = client.CoreV1Api(admin)
+    _wait(lambda: len(core.list_namespaced_pod(namespace).items) == 2, "the chart's two pods")
+    with _sa_client(control_plane, namespace) as sa:
+        topology = Topology()
+        watcher = KubeTopologyWatcher(sa, topology, watch_timeout=5)  # every namespace, as the daemon does
+        watcher.start()
+        try:
+
+            def listed() -> bool:
+                assert watcher.last_error is None, watcher.last_error
+                watcher.apply_pending()
+                return watcher.synced
+
+            wait_until(listed, 30, "the first list of every resource")
+            pods = topology.related(f"service/{namespace}/{FULLNAME}", "selects")
+            assert len(pods) == 2
+            assert {topology.workload_of(p) for p in pods} == {f"deployment/{namespace}/{FULLNAME}"}
+            core.create_namespaced_service(
+                namespace, {"metadata": {"name": "later"}, "spec": {"ports": [{"port": 80}]}}
+            )
+
+            def watched() -> bool:
+                watcher.apply_pending()
+                return f"service/{namespace}/later" in topology.entities
+
+            wait_until(watched, 30, "the new service through the watch")
+            assert watcher.last_error is None, watcher.last_error
+        finally:
+            watcher.stop()
+        with pytest.raises(ApiException) as forbidden:
+            client.CoreV1Api(sa).delete_namespaced_service("later", namespace)
+        assert forbidden.value.status == 403

@@ -1,5 +1,5 @@
-"""deploy/rbac applied to the real apiserver: every runbook succeeds with the ServiceAccount's token, and anything
-outside that least privilege is forbidden (403)."""
+"""deploy/rbac applied to the real apiserver: every runbook succeeds with the ServiceAccount's token, the topology
+watch lists and watches what it reads, and anything outside that least privilege is forbidden (403)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from daemon.leader import LeaderElectionError, LeaseElector
+from daemon.topology import Topology
+from daemon.topology_kube import KubeTopologyWatcher
 from remediations.model import ActionStatus, Target
 from tests.harness.cluster import ControlPlane
+from tests.harness.common import wait_until
 from tests.remediations.kubefixtures import (
     create_ready_deployment,
     deployment,
@@ -161,7 +164,7 @@ def test_anything_outside_the_role_is_forbidden(admin: client.ApiClient, sa: cli
         "delete node": lambda: core.delete_node("kwok-node-0"),
         "patch service": lambda: core.patch_namespaced_service("svc", namespace, {"metadata": {"labels": {"a": "b"}}}),
         "other configmap": lambda: core.read_namespaced_config_map("other", SYSTEM_NS),
-        "watch pods": lambda: core.list_namespaced_pod(namespace, watch=True, timeout_seconds=1),
+        "watch nodes": lambda: core.list_node(watch=True, timeout_seconds=1),
         "create clusterrolebinding": lambda: client.RbacAuthorizationV1Api(sa).create_cluster_role_binding(
             {
                 "metadata": {"name": "x"},
@@ -173,6 +176,56 @@ def test_anything_outside_the_role_is_forbidden(admin: client.ApiClient, sa: cli
     statuses = {what: _status(call) for what, call in forbidden.items()}
     assert statuses == dict.fromkeys(forbidden, 403)
     assert client.AppsV1Api(admin).read_namespaced_deployment("keep", namespace).spec.replicas == 1
+
+
+def test_topology_watch_reads_every_namespace_and_writes_nothing(
+    admin: client.ApiClient, sa: client.ApiClient, namespace: str
+) -> None:
+    """What `correlation.topology.kubernetes: true` does in the daemon: the watcher on the ServiceAccount's client,
+    across all namespaces. It lists everything, then follows a new deployment's ReplicaSet and pods through the
+    watch; the same identity still cannot write what the watch only reads."""
+    client.CoreV1Api(admin).create_namespaced_service(
+        namespace, {"metadata": {"name": "web"}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}
+    )
+    topology = Topology()
+    watcher = KubeTopologyWatcher(sa, topology, watch_timeout=5)
+    watcher.start()
+    try:
+
+        def listed() -> bool:
+            assert watcher.last_error is None, watcher.last_error
+            return watcher.synced
+
+        wait_until(listed, 30, "the first list of every resource")
+        create_ready_deployment(admin, namespace, deployment("web", replicas=2))
+
+        def pods_linked() -> bool:
+            watcher.apply_pending()
+            pods = topology.related(f"service/{namespace}/web", "selects")
+            return len(pods) == 2 and all(topology.workload_of(p) == f"deployment/{namespace}/web" for p in pods)
+
+        wait_until(pods_linked, 60, "two web pods selected by the service and owned by the deployment")
+        assert watcher.last_error is None, watcher.last_error  # no watch of any resource was refused
+    finally:
+        watcher.stop()
+
+    [replicaset] = client.AppsV1Api(admin).list_namespaced_replica_set(namespace, label_selector="app=web").items
+    apps, core, batch = client.AppsV1Api(sa), client.CoreV1Api(sa), client.BatchV1Api(sa)
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "registry.local/c:1"}]}}
+    forbidden = {
+        "delete service": lambda: core.delete_namespaced_service("web", namespace),
+        "create service": lambda: core.create_namespaced_service(namespace, {"metadata": {"name": "s"}}),
+        "create pod": lambda: core.create_namespaced_pod(namespace, pod),
+        "patch pod": lambda: core.patch_namespaced_pod("p", namespace, {"metadata": {"labels": {"a": "b"}}}),
+        "delete replicaset": lambda: apps.delete_namespaced_replica_set(replicaset.metadata.name, namespace),
+        "delete daemonset": lambda: apps.delete_namespaced_daemon_set("ds", namespace),
+        "delete statefulset": lambda: apps.delete_namespaced_stateful_set("sts", namespace),
+        "patch job": lambda: batch.patch_namespaced_job("j", namespace, {"metadata": {"labels": {"a": "b"}}}),
+        "delete all pods": lambda: core.delete_collection_namespaced_pod(namespace),
+    }
+    statuses = {what: _status(call) for what, call in forbidden.items()}
+    assert statuses == dict.fromkeys(forbidden, 403)
+    assert client.CoreV1Api(admin).read_namespaced_service("web", namespace).metadata.name == "web"
 
 
 def test_leader_election_only_on_its_own_lease(sa: client.ApiClient) -> None:
