@@ -1,4 +1,8 @@
-"""What /healthz and /readyz report: the loop is alive; every source is up and a tick has completed."""
+"""What /healthz and /readyz report: the loop is alive; a tick has completed (ready), and which sources are down.
+
+A source being down does not make the daemon unready: it still receives alerts, serves the API and acts on what it
+knows, and an unready pair of replicas would empty the Service and let the PodDisruptionBudget block node drains
+because of a dependency outside the pod. The body says ``degraded`` with the sources; aiopsd_source_up alerts."""
 
 from __future__ import annotations
 
@@ -44,6 +48,6 @@ class HealthState:
     def ready(self) -> tuple[bool, dict[str, Any]]:
         with self._lock:
             degraded = {n: h.last_error for n, h in self.sources.items() if not h.up}
-            ok = self.last_tick is not None and not degraded
-            status = "ok" if ok else ("degraded" if degraded else "starting")
+            ok = self.last_tick is not None
+            status = ("degraded" if degraded else "ok") if ok else "starting"
             return ok, {"status": status, "degraded_sources": degraded, "last_tick": self.last_tick}

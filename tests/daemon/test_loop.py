@@ -100,12 +100,13 @@ def test_down_source_backs_off_and_catches_up_from_its_cursor() -> None:
         daemon.tick()
         attempts.append(daemon.health.sources["mem"].failures > before)
     assert attempts == [True, True, False, True, False, False]  # retries after 10 s, 20 s, 40 s…
-    assert not daemon.health.ready()[0]
+    ready, body = daemon.health.ready()
+    assert ready and body["status"] == "degraded" and "mem" in body["degraded_sources"]
     source.down = False
     source.calls.clear()
     clock.now += 40
     daemon.tick()
-    assert daemon.health.ready()[0]
+    assert daemon.health.ready()[1]["status"] == "ok"
     assert source.calls == [(10_010, 10_100)]  # everything since the last processed point
 
 
