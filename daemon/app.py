@@ -15,6 +15,7 @@ from fastapi import APIRouter
 from daemon.acting import LearntConfidence, RemediationStage
 from daemon.api.alerts import alerts_router
 from daemon.api.changes import build_changes_router
+from daemon.api.commands import build_commands_router
 from daemon.api.read import build_read_router
 from daemon.domain import ProblemEvent
 from daemon.errors import SourceError
@@ -209,6 +210,7 @@ def build_application(
             alerts_router(problems.inbox),
             build_read_router(store, settings.kpi, time.time),
             build_changes_router(store, settings.changes),
+            build_commands_router(store),
             *routers,
         ]
         http = HttpServer(build_app(health, metrics, all_routers, token), settings.daemon.listen)

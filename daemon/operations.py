@@ -20,6 +20,7 @@ from daemon.correlation.model import anomaly_key
 from daemon.domain import Anomaly, ProblemEvent
 from daemon.knowledge import KnowledgeBase
 from daemon.metrics import DaemonMetrics
+from daemon.problems import commands
 from daemon.problems.repository import SqlProblemRepository
 from daemon.settings import Settings
 from daemon.store import Store
@@ -105,6 +106,7 @@ class ProblemStage:
         if self.instant_query is not None and now - self._edges_at >= EDGE_REFRESH:
             self._edges_at = now
             refresh_request_edges(self.topology, self._settings.correlation.topology, self.instant_query)
+        self.publish(commands.apply_pending(self.store, self.correlator, now))  # a person's ack/resolve first
         events = self.correlator.observe([*anomalies, *alerts], now)
         self.publish(events)
         if self.acting is not None and self.writes_enabled.is_set():

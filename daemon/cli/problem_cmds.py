@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
 from daemon.cli.output import FORMAT_OPTION, OutputFormat, emit
-from daemon.correlation import ProblemCorrelator, UnknownProblem
 from daemon.correlation.errors import CorrelationError
 from daemon.correlation.evaluation import replay
 from daemon.correlation.scenario import generate_scenario, load_scenario, scenario_json
 from daemon.errors import ConfigError
-from daemon.problems import SqlProblemRepository
+from daemon.problems import SqlProblemRepository, commands
 from daemon.settings import Settings, load_settings
 from daemon.store import Store
-from daemon.topology import Topology
 
 app = typer.Typer(help="Problems: correlated anomalies with their root cause and lifecycle.", no_args_is_help=True)
 CONFIG_OPTION = typer.Option(None, "--config", "-c", help="YAML settings file (defaults if omitted)")
@@ -110,21 +107,32 @@ def show(
     typer.echo("\n".join(out))
 
 
-def _act(problem: str, config: Path | None, action: str, by: str, reason: str) -> None:
-    settings = _settings(config)
-    correlator = ProblemCorrelator(Topology(), settings.correlation, _repository(settings))
-    try:
-        if action == "ack":
-            event = correlator.acknowledge(problem, time.time(), by)
-        else:
-            event = correlator.resolve(problem, time.time(), by, reason)
-    except UnknownProblem:
-        typer.echo(f"no unfinished problem with id {problem!r} (see `aiopsd problems list`)", err=True)
-        raise typer.Exit(1) from None
-    except CorrelationError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from None
-    typer.echo(f"{problem}: {event.message}")
+WAIT_OPTION = typer.Option(
+    30.0, "--wait", min=0, help="seconds to wait for the running daemon to apply it (it stays queued after that)"
+)
+
+
+def _act(problem: str, config: Path | None, action: commands.Action, by: str, reason: str, wait: float) -> None:
+    """Queue the request for the daemon (the leader applies it at its next tick, so its problems in memory and the
+    ticket follow), then wait for the outcome. Exit 0 applied, 1 rejected, 3 still queued (no daemon running?)."""
+    store = _repository(_settings(config)).store
+    found = SqlProblemRepository(store).find(problem)
+    if found is None:
+        typer.echo(f"no problem with id {problem!r} (see `aiopsd problems list`)", err=True)
+        raise typer.Exit(1)
+    queued = commands.request(store, found.id, action, by, reason)
+    done = commands.wait_for(store, queued.id, wait)
+    if done.state == "applied":
+        typer.echo(f"{problem}: {done.result}")
+    elif done.state == "rejected":
+        typer.echo(f"{problem}: {done.result}", err=True)
+        raise typer.Exit(1)
+    else:
+        typer.echo(
+            f"{problem}: {action} by {by} queued (request {done.id}); the daemon applies it at its next tick — "
+            f"none did within {wait:.0f}s: is `aiopsd run` running on this store?"
+        )
+        raise typer.Exit(3)
 
 
 @app.command("ack")
@@ -132,9 +140,11 @@ def ack(
     problem: str = typer.Argument(..., help="problem id"),
     by: str = typer.Option(..., "--by", help="who acknowledges"),
     config: Path | None = CONFIG_OPTION,
+    wait: float = WAIT_OPTION,
 ) -> None:
-    """Acknowledge a problem: someone is on it (recorded on its timeline)."""
-    _act(problem, config, "ack", by, "")
+    """Acknowledge a problem: someone is on it (on its timeline and its ticket). Applied by the running daemon;
+    exit 0 applied, 1 rejected, 3 still queued."""
+    _act(problem, config, "ack", by, "", wait)
 
 
 @app.command("resolve")
@@ -143,9 +153,11 @@ def resolve(
     by: str = typer.Option(..., "--by", help="who resolves"),
     reason: str = typer.Option("", help="why it is over"),
     config: Path | None = CONFIG_OPTION,
+    wait: float = WAIT_OPTION,
 ) -> None:
-    """Resolve a problem by hand; a recurrence within the reopen window reopens it."""
-    _act(problem, config, "resolve", by, reason)
+    """Resolve a problem by hand (its ticket follows); a recurrence within the reopen window reopens it. Applied by
+    the running daemon; exit 0 applied, 1 rejected, 3 still queued."""
+    _act(problem, config, "resolve", by, reason, wait)
 
 
 def correlate(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from daemon.store.db import Base
@@ -52,3 +52,21 @@ class ProblemEventRow(Base):
     kind: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ProblemCommandRow(Base):
+    """A person's request on a problem (acknowledge, resolve) from the CLI or the API, applied by the daemon that
+    correlates (the leader) at its next tick, so its in-memory problems and the tickets follow."""
+
+    __tablename__ = "problem_commands"
+    __table_args__ = (Index("ix_problem_commands_pending", "applied_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    problem_id: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))  # ack | resolve
+    by: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_at: Mapped[float] = mapped_column(Float)
+    applied_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)
