@@ -16,7 +16,7 @@ class ProblemRow(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(32), unique=True)
-    base_key: Mapped[str] = mapped_column(String(300))
+    base_key: Mapped[str] = mapped_column(String(512))
     status: Mapped[str] = mapped_column(String(16))
     severity: Mapped[str] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(Text)

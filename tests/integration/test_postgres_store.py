@@ -133,6 +133,22 @@ def test_problems_survive_a_restart_on_postgres(store: Store) -> None:
     assert [e.kind for e in repo.timeline(opened.problem.id)] == ["opened", "updated", "resolved", "closed"]
 
 
+def test_a_problem_of_a_workload_with_the_longest_names_kubernetes_allows_is_stored(store: Store) -> None:
+    # a Deployment name may have 253 characters and its namespace 63: the problem's base key is longer than 300
+    namespace, name = "n" * 63, "d" * 253
+    pod = f"{name}-7c9d8-abcde"
+    long_one = Anomaly(
+        source="prom", query="memory", series_key="k1", labels={"pod": pod},
+        entities={"pod": f"pod/{namespace}/{pod}", "deployment": f"deployment/{namespace}/{name}"},
+        ts=T0, value=2.0, score=0.99, expected=1.0, direction=1, detector="t", symptom="memory_working_set",
+    )  # fmt: skip
+    correlator = ProblemCorrelator(shop(), SETTINGS, SqlProblemRepository(store), tick=TICK)
+    (opened,) = correlator.observe([long_one], T0)
+    assert len(correlator.get(opened.problem.id).base_key) > 300
+    again = ProblemCorrelator(shop(), SETTINGS, SqlProblemRepository(store), tick=TICK)
+    assert [p.id for p in again.problems()] == [opened.problem.id]
+
+
 def test_audit_log_is_append_only_in_postgres(store: Store) -> None:
     audit = StoreAuditLog(store)
     _append(audit, 4)
