@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from daemon.correlation.correlator import Details, ProblemCorrelator
+from daemon.correlation.errors import CorrelationError
 from daemon.domain import EntityRef, ProblemEvent, ProblemSnapshot
 from daemon.knowledge import KnowledgeBase
 from daemon.problems.repository import SqlProblemRepository
@@ -137,6 +138,7 @@ class RemediationStage:
         self._running: list[_Running] = []
         # problem id -> (reopen count, symptoms) it was last decided at, and whether an action was started
         self._decided: dict[str, tuple[int, frozenset[str], bool]] = {}
+        self._waiting: dict[str, float] = {}  # problem id -> since when no rule matches it (see no_runbook_grace)
         self._lock = threading.Lock()
 
     # -- deciding -------------------------------------------------------------------------------------------
@@ -144,12 +146,18 @@ class RemediationStage:
         out: list[ProblemEvent] = []
         if not self.settings.enabled:
             return out
-        latest: dict[str, ProblemEvent] = {}
+        latest: dict[str, ProblemSnapshot] = {}
         for event in events:
             if event.kind in ("opened", "updated", "reopened"):
-                latest[event.problem.id] = event
-        for event in latest.values():
-            problem = event.problem
+                latest[event.problem.id] = event.problem
+        for problem_id in list(self._waiting):  # no rule matched yet: decide again once the grace is over
+            if problem_id in latest:
+                continue
+            try:
+                latest[problem_id] = self.correlator.get(problem_id).snapshot()
+            except CorrelationError:
+                del self._waiting[problem_id]
+        for problem in latest.values():
             if problem.status != "open" or _SEVERITY[problem.severity] < _SEVERITY[self.settings.min_severity]:
                 continue
             symptoms = frozenset(problem.symptoms)
@@ -160,6 +168,8 @@ class RemediationStage:
                 and (previous[2] or previous[1] == symptoms)
             ):
                 continue  # acted already, or nothing new to decide on (a new symptom may match another rule)
+            if self._wait_for_symptoms(problem, now):
+                continue
             decided = self._decide_one(problem, now)
             acted = any(e.kind == "mitigating" for e in decided)
             self._decided[problem.id] = (problem.reopen_count, symptoms, acted)
@@ -167,6 +177,18 @@ class RemediationStage:
                 continue  # still no way to act: the ticket already says so
             out += decided
         return out
+
+    def _wait_for_symptoms(self, problem: ProblemSnapshot, now: float) -> bool:
+        """True while a problem no rule matches is younger than the grace (a later symptom may match one)."""
+        cause = problem.root_causes[0].entity if problem.root_causes else None
+        if cause is not None and self._rule_for(problem, cause) is not None:
+            self._waiting.pop(problem.id, None)
+            return False
+        since = self._waiting.setdefault(problem.id, problem.opened_at)
+        if now - since < self.settings.no_runbook_grace.total_seconds():
+            return True
+        self._waiting.pop(problem.id, None)
+        return False
 
     def _decide_one(self, problem: ProblemSnapshot, now: float) -> list[ProblemEvent]:
         if not problem.root_causes:

@@ -58,4 +58,9 @@ class AutomationSettings(StrictModel):
     recent_change_window: Duration = Field(
         timedelta(minutes=30), description="How far before a problem a change counts as recent (rollback rules)."
     )
+    no_runbook_grace: Duration = Field(
+        timedelta(seconds=30),
+        description="A new problem no playbook rule matches is escalated only after this long: a fault's symptoms "
+        "arrive over a tick or two (a leak shows as CPU first, memory next) and a later one may match a rule.",
+    )
     playbook: list[PlaybookRule] = Field(default_factory=list, description="First matching rule wins.")

@@ -118,10 +118,21 @@ def test_low_confidence_asks_a_person_with_the_exact_command(tmp_path: Path) -> 
     assert world.runbook.applies == 0
 
 
-def test_no_runbook_escalates_then_a_new_matching_symptom_is_acted_on(tmp_path: Path) -> None:
+def test_no_runbook_escalates_after_the_grace_then_a_new_matching_symptom_is_acted_on(tmp_path: Path) -> None:
     world = World(tmp_path)
-    (first,) = world.tick(world.anomalies("cpu"))
+    assert world.tick(world.anomalies("cpu")) == []  # a matching symptom may still come (no_runbook_grace 30 s)
+    world.clock.now += 20
+    assert world.tick([]) == []
+    world.clock.now += 10
+    (first,) = world.tick([])  # the grace is over without a matching symptom: a person is asked
     assert first.kind == "escalated" and first.details["reason"] == "no_runbook"
+    world.clock.now += 10
+    assert [e.kind for e in world.tick(world.anomalies("memory"))] == ["mitigating"]
+
+
+def test_a_matching_symptom_within_the_grace_is_acted_on_without_a_needless_escalation(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    assert world.tick(world.anomalies("cpu")) == []  # a leak shows as CPU first
     world.clock.now += 10
     assert [e.kind for e in world.tick(world.anomalies("memory"))] == ["mitigating"]
 
