@@ -5,6 +5,7 @@ ticket is resolved; the disk is predicted full and ticketed before it fills; the
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,10 @@ from daemon.demo.run import run_demo
 from daemon.demo.workload import Fault
 from daemon.devcluster import default_bin_dir, missing_binaries
 from daemon.domain import ProblemEvent
+from daemon.knowledge import KnowledgeBase
+from daemon.kpi import compute_kpis
+from daemon.settings.kpi import KpiSettings
+from daemon.store import Store
 from tests.harness.common import unavailable
 from tests.harness.rt import RTServer
 
@@ -70,6 +75,19 @@ def test_every_fault_is_detected_fixed_verified_and_its_ticket_closed(
             assert found[0]["Status"] == "resolved", f"{problem.title}: ticket {found[0]}"
     deflection = [line for line in story.kpi_markdown.splitlines() if line.startswith("| Deflection rate")]
     assert deflection and "%" in deflection[0], story.kpi_markdown
+    # the KPIs, computed from the store the daemon wrote, count each healed problem as deflected and auto-resolved
+    store = Store(postgres_url)
+    try:
+        kpis = compute_kpis(store, KpiSettings(), story.shop.start - 60, time.time())
+        articles = KnowledgeBase(store).articles()
+    finally:
+        store.dispose()
+    summary = kpis.summary
+    assert summary.auto_resolved >= len(EXPECTED) and summary.deflected >= summary.auto_resolved, f"{summary}\n{told}"
+    assert summary.mttd_seconds is not None and summary.mttr_seconds is not None, summary
+    assert kpis.confidence_automated.count >= len(EXPECTED), f"{kpis.confidence_automated}\n{told}"
+    learnt = {a.signature for a in articles if a.last_validated is not None}
+    assert len(learnt) >= len(EXPECTED), [a.signature for a in articles]  # each verified fix became knowledge
 
 
 def predicted_before_full(events: list[ProblemEvent], start: float) -> bool:
