@@ -111,6 +111,11 @@ def validate_payload(data: Any) -> AlertmanagerPayload:
         raise AlertPayloadError(problems) from None
 
 
+def series_of(alert: AlertmanagerAlert) -> str:
+    """The alert's identity across deliveries: Alertmanager's fingerprint, else a hash of its labels."""
+    return alert.fingerprint or hashlib.sha256(repr(sorted(alert.labels.items())).encode()).hexdigest()[:16]
+
+
 def alert_score(labels: dict[str, str]) -> float:
     return SEVERITY_SCORES.get(labels.get("severity", "").lower(), DEFAULT_SCORE)
 
@@ -138,7 +143,7 @@ def to_anomalies(
             continue
         started = parse_time(alert.startsAt)
         ts = max(started, math.floor(received_at / bucket) * bucket)
-        series = alert.fingerprint or hashlib.sha256(repr(sorted(labels.items())).encode()).hexdigest()[:16]
+        series = series_of(alert)
         out.append(
             Anomaly(
                 source="alertmanager",
@@ -158,30 +163,70 @@ def to_anomalies(
 
 
 class AlertSink(Protocol):
-    def submit(self, anomalies: list[Anomaly]) -> None: ...
+    def submit(self, anomalies: list[Anomaly], received_at: float | None = None) -> None: ...
+
+    def resolve(self, series_keys: list[str]) -> None: ...
+
+
+HOLD_FIRING = 4 * 3600.0 + 15 * 60.0  # Alertmanager's default repeat_interval (4 h) and some margin
 
 
 class AlertInbox:
-    """Alerts waiting for the next tick: the API thread submits, the loop drains. Bounded; the oldest drop first."""
+    """Alerts waiting for the next tick: the API thread submits, the loop drains. Bounded; the oldest drop first.
 
-    def __init__(self, capacity: int = 10_000) -> None:
+    Alertmanager sends a firing alert once, then again only every ``repeat_interval`` (4 h by default), and a
+    ``resolved`` notification when it ends (``send_resolved``). So the inbox holds each firing alert until it is
+    resolved, or ``hold`` seconds after its last delivery, and every drain re-offers the held ones (one anomaly per
+    ``bucket``): the problem stays open while the alert fires instead of resolving after the quiet period."""
+
+    def __init__(self, capacity: int = 10_000, hold: float = HOLD_FIRING, bucket: float = 60.0) -> None:
         self._items: deque[Anomaly] = deque(maxlen=capacity)
+        self._firing: dict[str, tuple[Anomaly, float]] = {}  # series -> (last delivery as an anomaly, received)
         self._lock = threading.Lock()
+        self.hold, self.bucket, self.capacity = hold, bucket, capacity
         self.dropped = 0
 
-    def submit(self, anomalies: list[Anomaly]) -> None:
+    def submit(self, anomalies: list[Anomaly], received_at: float | None = None) -> None:
+        when = received_now() if received_at is None else received_at
         with self._lock:
             overflow = len(self._items) + len(anomalies) - (self._items.maxlen or 0)
             if overflow > 0:
                 self.dropped += overflow
                 logger.warning("alert inbox full: dropping the %d oldest alerts", overflow)
             self._items.extend(anomalies)
+            for anomaly in anomalies:
+                if anomaly.kind == "alert":
+                    self._firing[anomaly.series_key] = (anomaly, when)
+            while len(self._firing) > self.capacity:  # bounded too: forget the longest-silent
+                del self._firing[min(self._firing, key=lambda k: self._firing[k][1])]
 
-    def drain(self) -> list[Anomaly]:
+    def resolve(self, series_keys: list[str]) -> None:
+        with self._lock:
+            for key in series_keys:
+                self._firing.pop(key, None)
+
+    def drain(self, now: float | None = None) -> list[Anomaly]:
+        """What arrived since the last drain; with ``now``, also every alert still firing, stamped with now's bucket
+        (the same point again within a bucket, so correlation counts it once)."""
         with self._lock:
             items = list(self._items)
             self._items.clear()
+            if now is None:
+                return items
+            stamp = math.floor(now / self.bucket) * self.bucket
+            for key, (anomaly, received) in list(self._firing.items()):
+                if now - received > self.hold:
+                    del self._firing[key]
+                    logger.info("alert %s not re-delivered for %.0fs: no longer held as firing", anomaly.query,
+                                now - received)  # fmt: skip
+                elif stamp > anomaly.ts:
+                    items.append(anomaly.model_copy(update={"ts": stamp}))
             return items
+
+    @property
+    def firing(self) -> int:
+        with self._lock:
+            return len(self._firing)
 
     def __len__(self) -> int:
         return len(self._items)

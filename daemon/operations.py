@@ -62,7 +62,8 @@ class ProblemStage:
             SqlProblemRepository(store),
             tick=settings.daemon.interval.total_seconds(),
         )
-        self.inbox = AlertInbox()
+        # alerts still firing are re-offered every bucket: well inside the quiet period, so their problem stays open
+        self.inbox = AlertInbox(bucket=min(60.0, settings.correlation.quiet_period.total_seconds() / 3))
         self.knowledge = KnowledgeBase(store)
         self.watcher: TopologyFeed | None = None  # the Kubernetes watch, when configured
         self.ticketing: ProblemTicketing = build_ticketing(settings, store, clock)
@@ -89,7 +90,7 @@ class ProblemStage:
     def on_tick(self, anomalies: Sequence[Anomaly], now: float) -> None:
         if self.watcher is not None:
             self.watcher.apply_pending()
-        alerts = self.inbox.drain()
+        alerts = self.inbox.drain(now)  # new deliveries, and the alerts still firing
         leading = self.writes_enabled.is_set()
         if self.shared:
             if alerts:

@@ -8,7 +8,14 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, HTTPException, Request, status
 
-from daemon.alerts import AlertPayloadError, AlertSink, received_now, to_anomalies, validate_payload
+from daemon.alerts import (
+    AlertPayloadError,
+    AlertSink,
+    received_now,
+    series_of,
+    to_anomalies,
+    validate_payload,
+)
 
 logger = logging.getLogger(__name__)
 MAX_BODY = 5 * 1024 * 1024
@@ -36,8 +43,10 @@ def alerts_router(
             payload = validate_payload(data)
         except AlertPayloadError as exc:
             raise HTTPException(422, {"errors": exc.problems}) from None
-        anomalies = to_anomalies(payload, clock(), entity_labels, bucket)
-        sink.submit(anomalies)
+        received = clock()
+        anomalies = to_anomalies(payload, received, entity_labels, bucket)
+        sink.submit(anomalies, received)
+        sink.resolve([series_of(a) for a in payload.alerts if a.status == "resolved"])
         firing = sum(1 for a in payload.alerts if a.status == "firing")
         logger.info("alertmanager %s: %d alerts, %d accepted as anomalies", payload.receiver, firing, len(anomalies))
         return {"accepted": len(anomalies), "firing": firing, "resolved": len(payload.alerts) - firing}

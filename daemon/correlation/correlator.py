@@ -31,6 +31,15 @@ NODE_CONFINED_SHARE = 0.75  # share of a problem's anomalies on one node for it 
 Details = dict[str, str | float | int | bool | None]
 
 
+_SHAPE = ("severity", "symptoms", "root_cause", "units")
+
+
+def _shape(problem: Problem) -> tuple[object, ...]:
+    """What a person reading the ticket cares about, in the order of ``_SHAPE``."""
+    top = problem.candidates[0].entity if problem.candidates else None
+    return problem.severity, frozenset(m.symptom for m in problem.members), top, frozenset(problem.units())
+
+
 class ProblemCorrelator:
     def __init__(
         self,
@@ -85,6 +94,7 @@ class ProblemCorrelator:
         touched: dict[str, int] = {}
         merged: list[tuple[str, str]] = []
         fresh = self._new_members(anomalies)
+        before = {pid: _shape(p) for pid, p in self._problems.items()} if fresh else {}
         for member, anomaly in fresh:
             problem_id, kind = self._place(member, anomaly.score, now, merged)
             if problem_id is None:
@@ -117,7 +127,12 @@ class ProblemCorrelator:
                 problem.resolved_at = None
                 events.append(self._event("reopened", problem, now, msg, {"anomalies": count}))
             else:
-                events.append(self._event("updated", problem, now, f"{count} new anomalies", {"anomalies": count}))
+                # what changed beyond more anomalies (tickets comment on those only)
+                changed = [
+                    k for k, a, b in zip(_SHAPE, before.get(problem_id, ()), _shape(problem), strict=False) if a != b
+                ]
+                details: Details = {"anomalies": count, "changed": ",".join(changed)}
+                events.append(self._event("updated", problem, now, f"{count} new anomalies", details))
         events.extend(self._advance(now))
         self._save(events, now)
         return events

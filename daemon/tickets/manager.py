@@ -161,7 +161,18 @@ class TicketManager:
                 assignee=str(details.get("assignee") or self._policy.escalate_assignee or "") or None,
             )
             return [comment, ("escalate", escalation.model_dump())]
+        if event.kind == "updated" and not self._material(event, link):
+            return []  # more of the same anomalies (a long fault, an alert still firing): no comment every tick
         return [comment]
+
+    @staticmethod
+    def _material(event: ProblemEvent, link: TicketLinkRow) -> bool:
+        """An update worth a comment: someone acknowledged it, or the correlator says more than the anomaly count
+        changed (severity, symptoms, root cause, scope); events without that detail (older ones) always are."""
+        details = event.details
+        if details.get("acknowledged_by") or "changed" not in details:
+            return True
+        return bool(details["changed"]) or (event.problem.title, event.problem.severity) != (link.title, link.severity)
 
     # ---- intentions -> external calls ----
 

@@ -31,6 +31,9 @@ groups:
         expr: vector(1)
         labels: {severity: critical, namespace: shop, deployment: cart, symptom: errors}
         annotations: {summary: cart returns errors}
+      - alert: CheckoutSlowBriefly
+        expr: vector(time()) < UNTIL
+        labels: {severity: warning, namespace: shop, deployment: checkout, symptom: latency}
 """
 
 
@@ -73,7 +76,8 @@ receivers:
 """,
         encoding="utf-8",
     )
-    (tmp_path / "rules.yml").write_text(RULES, encoding="utf-8")
+    # the second rule fires for the first 20 s only: Alertmanager then sends it resolved
+    (tmp_path / "rules.yml").write_text(RULES.replace("UNTIL", f"{time.time() + 20:.0f}"), encoding="utf-8")
     (tmp_path / "prom.yml").write_text(
         f"""
 global: {{scrape_interval: 1s, evaluation_interval: 1s}}
@@ -110,16 +114,27 @@ def test_a_firing_prometheus_alert_arrives_as_an_anomaly_and_opens_a_problem(ale
         return bool(received)
 
     started = time.monotonic()
-    wait_until(arrived, 45, "the alert at the webhook", interval=0.2)
+    wait_until(lambda: arrived() and any(a.query == "CartErrorsHigh" for a in received), 45,
+               "the alert at the webhook", interval=0.2)  # fmt: skip
     elapsed = time.monotonic() - started
-    alert = received[0]
+    alert = next(a for a in received if a.query == "CartErrorsHigh")
     assert alert.kind == "alert" and alert.source == "alertmanager"
     assert alert.query == "CartErrorsHigh" and alert.symptom == "errors"
     assert alert.entities == {"namespace": "namespace//shop", "deployment": "deployment/shop/cart"}
     assert alert.score == 1.0
     assert abs(alert.ts - time.time()) < 60
     correlator = ProblemCorrelator(Topology())
-    events = correlator.observe(received, time.time())
+    events = correlator.observe([alert], time.time())
     assert [e.kind for e in events] == ["opened"]
     assert events[0].problem.root_causes[0].entity == "deployment/shop/cart"
     print(f"alert reached the webhook {elapsed:.1f}s after the servers were ready")
+
+
+def test_an_alert_is_held_as_firing_until_alertmanager_sends_it_resolved(alerting: AlertInbox) -> None:
+    # Alertmanager delivers a firing alert once (then every repeat_interval) and a resolved one when it ends: the
+    # inbox re-offers it every tick in between, so its problem stays open, and stops once resolved arrives
+    wait_until(lambda: alerting.firing == 2, 45, "both alerts firing", interval=0.2)
+    later = time.time() + 120
+    assert {a.query for a in alerting.drain(later)} == {"CartErrorsHigh", "CheckoutSlowBriefly"}
+    wait_until(lambda: alerting.firing == 1, 60, "the brief alert resolved by Alertmanager", interval=0.5)
+    assert {a.query for a in alerting.drain(later + 120)} == {"CartErrorsHigh"}

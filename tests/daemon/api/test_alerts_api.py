@@ -139,3 +139,45 @@ def test_parse_time_handles_nanoseconds_and_offsets() -> None:
     assert parse_time("2024-05-01T02:00:00.5+02:00") == 1_714_521_600.5
     with pytest.raises(ValueError, match="RFC 3339"):
         parse_time("2024-05-01")
+
+
+def test_an_alert_delivered_once_keeps_its_problem_open_until_alertmanager_sends_it_resolved() -> None:
+    # Alertmanager repeats a firing alert only every repeat_interval (4 h by default): the problem must not resolve
+    # after the quiet period while the alert still fires, and must once the resolved notification comes
+    inbox = AlertInbox(bucket=20.0)
+    app = FastAPI()
+    now = [NOW]
+    app.include_router(alerts_router(inbox, clock=lambda: now[0]))
+    client = TestClient(app)
+    firing = copy.deepcopy(PAYLOAD)
+    firing["alerts"] = firing["alerts"][:1]
+    correlator = ProblemCorrelator(Topology())  # quiet period 5 min, ticks of 15 s
+    client.post("/api/v1/alerts", json=firing)
+    events = []
+    for _ in range(80):  # 20 minutes of ticks, no second delivery
+        events += correlator.observe(inbox.drain(now[0]), now[0])
+        now[0] += 15
+    statuses = [e.kind for e in events]
+    assert statuses[0] == "opened" and set(statuses[1:]) == {"updated"}, statuses
+    assert {e.details["changed"] for e in events[1:]} == {""}  # only the count grows: tickets get no comment
+    assert [p.status for p in correlator.problems()] == ["open"]
+    assert inbox.firing == 1
+
+    resolved = copy.deepcopy(firing)
+    resolved["status"] = resolved["alerts"][0]["status"] = "resolved"
+    client.post("/api/v1/alerts", json=resolved)
+    assert inbox.firing == 0
+    for _ in range(30):
+        statuses += [e.kind for e in correlator.observe(inbox.drain(now[0]), now[0])]
+        now[0] += 15
+    assert statuses[-1] == "resolved" and [p.status for p in correlator.problems()] == ["resolved"]
+
+
+def test_a_firing_alert_never_redelivered_is_let_go_after_the_hold() -> None:
+    inbox = AlertInbox(hold=600.0, bucket=60.0)
+    app = FastAPI()
+    app.include_router(alerts_router(inbox, clock=lambda: NOW))
+    TestClient(app).post("/api/v1/alerts", json=PAYLOAD)
+    assert len(inbox.drain(NOW)) == 1
+    assert [a.ts for a in inbox.drain(NOW + 300)] == [NOW - 30 + 300]  # re-offered, stamped with its bucket
+    assert inbox.drain(NOW + 601) == [] and inbox.firing == 0

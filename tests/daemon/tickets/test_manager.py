@@ -66,6 +66,19 @@ def test_story_of_a_problem_is_one_ticket_with_a_comment_per_event_resolved_at_t
     assert link.external_id == str(ticket.id) and link.url == f"aiopsd://tickets/{ticket.id}"
 
 
+def test_more_of_the_same_anomalies_make_no_comment_a_new_symptom_or_an_ack_does(store: Store, clock: Clock):
+    tm = manager(store, clock)
+    tm.handle(event("opened", T0, "latency of cart above baseline"))
+    for i in range(1, 30):  # a long fault, or an alert still firing: the count grows, nothing else changes
+        tm.handle(event("updated", T0 + 15 * i, "1 new anomalies", details={"anomalies": 1, "changed": ""}))
+    tm.handle(event("updated", T0 + 500, "2 new anomalies", details={"anomalies": 2, "changed": "symptoms"}))
+    tm.handle(event("updated", T0 + 510, "acknowledged by alice", details={"acknowledged_by": "alice", "changed": ""}))
+    tm.flush()
+    assert [b.split(" ", 2)[2].splitlines()[0] for b in comments(store)] == [
+        "updated: 2 new anomalies", "updated: acknowledged by alice"
+    ]  # fmt: skip
+
+
 def test_problem_below_min_severity_gets_a_ticket_only_once_it_becomes_severe(store: Store, clock: Clock):
     tm = manager(store, clock, min_severity="critical")
     tm.handle(event("opened", T0, "a little slow", severity="warning"))
