@@ -150,6 +150,8 @@ class TicketManager:
             if link.state == "resolved":
                 return [] if event.kind == "closed" else [comment]
             return [comment, ("status", {"status": "resolved"})]
+        if link.state == "resolved" and problem.status not in ("open", "mitigating"):
+            return [comment]  # a late outcome (an action verified after the quiet period) on a problem still over
         if link.state == "resolved":
             # the problem is back (reopened within the window, or a new problem with the same fingerprint)
             return [("status", {"status": "open"}), comment]

@@ -79,6 +79,18 @@ def test_more_of_the_same_anomalies_make_no_comment_a_new_symptom_or_an_ack_does
     ]  # fmt: skip
 
 
+def test_a_late_outcome_on_a_resolved_problem_comments_without_reopening_the_ticket(store: Store, clock: Clock):
+    tm = manager(store, clock)
+    tm.handle(event("opened", T0, "latency of cart above baseline"))
+    tm.handle(event("resolved", T0 + 300, "quiet for 3m"))
+    # the action's verification finishes after the quiet period resolved the problem (e.g. after a leader change)
+    tm.handle(event("action", T0 + 320, "rollout-restart: verified", status="resolved"))
+    tm.flush()
+    [ticket] = tickets(store)
+    assert ticket.status == "resolved"
+    assert [b.split(" ", 2)[2].splitlines()[0] for b in comments(store)][-1] == "action: rollout-restart: verified"
+
+
 def test_problem_below_min_severity_gets_a_ticket_only_once_it_becomes_severe(store: Store, clock: Clock):
     tm = manager(store, clock, min_severity="critical")
     tm.handle(event("opened", T0, "a little slow", severity="warning"))
