@@ -6,8 +6,8 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from daemon.cli.output import render_table
 from daemon.demo.cluster import ShopCluster
 from daemon.demo.exporter import ShopControl, serve_shop, shop_history
 from daemon.demo.workload import WORKLOADS, Fault, Shop
-from daemon.devcluster import start_if_cached
+from daemon.devcluster import DevControlPlane, start_if_cached
 from daemon.domain import Anomaly, ProblemEvent
 from daemon.kpi import compute_kpis
 from daemon.localprom import LocalPrometheus, free_port
@@ -139,9 +139,10 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def demo_settings(
+def demo_settings_data(
     config: Path, prometheus_url: str, state_dir: Path, listen: str | None, overrides: dict[str, Any] | None = None
-) -> Settings:
+) -> dict[str, Any]:
+    """The demo's settings as a plain tree (what a YAML file for ``aiopsd run`` would hold)."""
     data, _ = read_yaml(config)
     data = _merge(data, overrides or {})
     data.setdefault("daemon", {})["state_dir"] = str(state_dir)
@@ -149,7 +150,13 @@ def demo_settings(
         data["daemon"]["listen"] = listen
     for source in data.get("sources", {}).get("prometheus", []):
         source["url"] = prometheus_url
-    return Settings(**data)
+    return data
+
+
+def demo_settings(
+    config: Path, prometheus_url: str, state_dir: Path, listen: str | None, overrides: dict[str, Any] | None = None
+) -> Settings:
+    return Settings(**demo_settings_data(config, prometheus_url, state_dir, listen, overrides))
 
 
 def _port_free(listen: str) -> bool:
@@ -164,26 +171,50 @@ def _port_free(listen: str) -> bool:
     return True
 
 
-def run_demo(
+@dataclass
+class DemoEnvironment:
+    """Everything the demo's daemon watches and acts on: the shop (on the control plane when its binaries are
+    cached), its exporter and control endpoint, and a Prometheus holding its history and scraping it live."""
+
+    config: Path
+    workdir: Path
+    shop: Shop
+    prometheus: LocalPrometheus
+    control: ShopControl
+    exporter_target: str
+    plane: DevControlPlane | None
+    note: str  # how the control plane came up, or why there is none
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def settings_data(
+        self, state_dir: Path, listen: str | None = None, overrides: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The demo config with this environment's Prometheus and kubeconfig, overridden by the environment's
+        overrides, then by ``overrides`` (one replica's name and port, say)."""
+        access = {"remediation": {"kubeconfig": str(self.plane.kubeconfig)}} if self.plane is not None else {}
+        extra = _merge(_merge(access, self.overrides), overrides or {})
+        return demo_settings_data(self.config, self.prometheus.url, state_dir, listen, extra)
+
+    def settings(self, state_dir: Path, listen: str | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+        return Settings(**self.settings_data(state_dir, listen, overrides))
+
+
+@contextmanager
+def demo_environment(
     config: Path,
     workdir: Path,
-    duration: float | None = None,
     echo: Callable[[str], None] = print,
     faults: Sequence[Fault] | None = None,
     overrides: dict[str, Any] | None = None,
     use_cluster: bool = True,
-) -> DemoReporter:
-    """Start everything, run until Ctrl-C (or ``duration`` seconds), stop everything. Returns the story told.
-
-    With the control-plane binaries cached (``make cluster``) the shop runs on a local Kubernetes control plane and
-    the daemon heals it; without them remediation is dry-run only and the daemon escalates with the suggested fix.
-    """
+) -> Iterator[DemoEnvironment]:
+    """Start the shop and its Prometheus in a wiped ``workdir`` (faults count from now); stop all of it on exit.
+    The shop mirrors the cluster from the start: whatever acts on it (one daemon or several) is the caller's."""
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     start = time.time()
     shop = Shop(start=start) if faults is None else Shop(start=start, faults=tuple(faults))
     step = 10.0
-    echo("aiopsd demo: a simulated shop on a local Prometheus, watched by aiopsd (Ctrl-C stops everything)")
     with ExitStack() as stack:
         plane, note = start_if_cached(workdir / "cluster") if use_cluster else (None, "cluster disabled")
         cluster = None
@@ -221,20 +252,38 @@ def run_demo(
         echo(f"  shop        http://{exporter.target}/metrics   actions: POST {control.url}/actions/restart/<name>")
         pods = sum(w.replicas for w in WORKLOADS)
         echo(f"              {len(WORKLOADS)} workloads, {pods} pods in namespace shop")
-        extra = dict(overrides or {})
-        if plane is not None:
-            extra.setdefault("remediation", {})["kubeconfig"] = str(plane.kubeconfig)
-        settings = demo_settings(config, prom.url, workdir / "state", None, extra)
+        if cluster is not None:
+            cluster.start()
+        yield DemoEnvironment(config, workdir, shop, prom, control, exporter.target, plane, note, dict(overrides or {}))
+
+
+def run_demo(
+    config: Path,
+    workdir: Path,
+    duration: float | None = None,
+    echo: Callable[[str], None] = print,
+    faults: Sequence[Fault] | None = None,
+    overrides: dict[str, Any] | None = None,
+    use_cluster: bool = True,
+) -> DemoReporter:
+    """Start everything, run until Ctrl-C (or ``duration`` seconds), stop everything. Returns the story told.
+
+    With the control-plane binaries cached (``make cluster``) the shop runs on a local Kubernetes control plane and
+    the daemon heals it; without them remediation is dry-run only and the daemon escalates with the suggested fix.
+    """
+    echo("aiopsd demo: a simulated shop on a local Prometheus, watched by aiopsd (Ctrl-C stops everything)")
+    with ExitStack() as stack:
+        env = stack.enter_context(demo_environment(config, workdir, echo, faults, overrides, use_cluster))
+        shop, start = env.shop, env.shop.start
+        settings = env.settings(workdir / "state")
         if not _port_free(settings.daemon.listen):
-            settings = demo_settings(config, prom.url, workdir / "state", f"127.0.0.1:{free_port()}", extra)
+            settings = env.settings(workdir / "state", f"127.0.0.1:{free_port()}")
         reporter = DemoReporter(shop, echo)
         app = build_application(
             settings, on_events=reporter.on_events,
-            remediation_off=None if plane is not None else f"{note}; remediation is dry-run only",
+            remediation_off=None if env.plane is not None else f"{env.note}; remediation is dry-run only",
         )  # fmt: skip
         stack.callback(app.close)
-        if cluster is not None:
-            cluster.start()
         app.start()
         echo(f"  aiopsd      http://{settings.daemon.listen}/metrics  /readyz  (tick every "
              f"{settings.daemon.interval.total_seconds():.0f}s)")  # fmt: skip
