@@ -178,6 +178,7 @@ def test_killing_the_leader_mid_action_loses_nothing_and_repeats_nothing(
         except BaseException:
             print("\n".join(["story:", *notes, "", problem_story(store, start), *(r.tail() for r in (a, b))]))
             raise
+        print("\n".join(["story:", *notes, "", problem_story(store, start)]))  # shown with -s or -rP
 
 
 def scenario(
