@@ -147,7 +147,7 @@ def replica(env: DemoEnvironment, workdir: Path, name: str) -> Replica:
     return Replica(name, config, workdir / f"{name}.log")
 
 
-@pytest.mark.timeout(1200)  # the scenario runs in real time: about 8 minutes with set-up
+@pytest.mark.timeout(1200)  # the scenario runs in real time: about 5½ minutes with set-up
 def test_killing_the_leader_mid_action_loses_nothing_and_repeats_nothing(
     tmp_path: Path, environment: DemoEnvironment, rt_server: RTServer, postgres_url: str
 ) -> None:
@@ -155,7 +155,7 @@ def test_killing_the_leader_mid_action_loses_nothing_and_repeats_nothing(
     assert env.plane is not None
     start = env.shop.start
     store = Store(postgres_url)
-    store.migrate()  # once, before two replicas would race to create the schema
+    store.migrate()  # once: two replicas migrating a fresh PostgreSQL at the same moment collide (pg_type)
     a, b = replica(env, tmp_path, "aiopsd-a"), replica(env, tmp_path, "aiopsd-b")
     notes: list[str] = []
 
