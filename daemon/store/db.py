@@ -14,7 +14,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -22,6 +22,7 @@ from daemon.errors import StoreError
 
 logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK = 0x61696F7073  # "aiops": the advisory lock key every replica takes to migrate
 
 
 class Base(DeclarativeBase):
@@ -74,6 +75,10 @@ class Store:
         cfg.set_main_option("script_location", str(MIGRATIONS))
         try:
             with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    # replicas starting together on a fresh database would create the same tables at once (and one
+                    # would fail); the first migrates, the others wait for it and then find nothing to do
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "heads")
         except SQLAlchemyError as exc:

@@ -155,7 +155,6 @@ def test_killing_the_leader_mid_action_loses_nothing_and_repeats_nothing(
     assert env.plane is not None
     start = env.shop.start
     store = Store(postgres_url)
-    store.migrate()  # once: two replicas migrating a fresh PostgreSQL at the same moment collide (pg_type)
     a, b = replica(env, tmp_path, "aiopsd-a"), replica(env, tmp_path, "aiopsd-b")
     notes: list[str] = []
 

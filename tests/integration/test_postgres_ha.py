@@ -208,3 +208,16 @@ def test_both_daemons_checkpointing_a_new_query_at_once_both_succeed(two_stores:
         anomalies = session.scalar(select(func.count(AnomalyRow.id)))
     assert stored is not None and stored.processed_ts == 115.0  # the later writer's checkpoint
     assert anomalies == 2
+
+
+def test_two_daemons_migrating_a_fresh_database_at_the_same_moment_both_start(postgres_url: str) -> None:
+    # two replicas of a new install start together: the one that comes second waits and finds nothing to do
+    first, second = Store(postgres_url), Store(postgres_url)
+    try:
+        _together(first.migrate, second.migrate)
+        assert "problem_commands" in first.tables() and first.tables() == second.tables()
+        with first.session() as session:
+            assert session.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() >= 1
+    finally:
+        first.dispose()
+        second.dispose()
