@@ -75,7 +75,9 @@ def test_every_fault_is_detected_fixed_verified_and_its_ticket_closed(
             assert found[0]["Status"] == "resolved", f"{problem.title}: ticket {found[0]}"
     deflection = [line for line in story.kpi_markdown.splitlines() if line.startswith("| Deflection rate")]
     assert deflection and "%" in deflection[0], story.kpi_markdown
-    # the KPIs, computed from the store the daemon wrote, count each healed problem as deflected and auto-resolved
+    # the KPIs, computed from the store the daemon wrote, reflect what happened: a healed problem nobody was asked
+    # about is auto-resolved and deflected; one escalated first (e.g. a leak seen only as CPU for the whole
+    # no_runbook_grace) counts as human even though a runbook fixed it later
     store = Store(postgres_url)
     try:
         kpis = compute_kpis(store, KpiSettings(), story.shop.start - 60, time.time())
@@ -83,7 +85,12 @@ def test_every_fault_is_detected_fixed_verified_and_its_ticket_closed(
     finally:
         store.dispose()
     summary = kpis.summary
-    assert summary.auto_resolved >= len(EXPECTED) and summary.deflected >= summary.auto_resolved, f"{summary}\n{told}"
+    merged = {e.problem.id for e in story.events if e.kind == "merged"}
+    last = {e.problem.id: e.problem for e in story.events if e.problem.id not in merged}  # each one's final state
+    over = {pid for pid, p in last.items() if p.status in ("resolved", "closed")}
+    asked = {e.problem.id for e in story.events if e.kind == "escalated"}
+    assert summary.resolved == len(over) and summary.deflected == len(over - asked), f"{summary}\n{told}"
+    assert summary.auto_resolved == len((healed & over) - asked) >= len(EXPECTED) - 1, f"{summary}\n{told}"
     assert summary.mttd_seconds is not None and summary.mttr_seconds is not None, summary
     assert kpis.confidence_automated.count >= len(EXPECTED), f"{kpis.confidence_automated}\n{told}"
     learnt = {a.signature for a in articles if a.last_validated is not None}
