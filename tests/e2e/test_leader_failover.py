@@ -27,12 +27,12 @@ from sqlalchemy import select
 from daemon.correlation.model import anomaly_key
 from daemon.demo.run import DemoEnvironment, demo_environment
 from daemon.demo.workload import NAMESPACE, Fault
-from daemon.devcluster import default_bin_dir, missing_binaries
 from daemon.problems.tables import ProblemEventRow, ProblemMemberRow, ProblemRow
 from daemon.remediation.tables import ActionRow
 from daemon.store import Store
 from daemon.store.anomalies import list_anomalies
 from daemon.tickets.models import OutboxRow, TicketLinkRow
+from tests.e2e.real_parts import require_control_plane, store_and_tickets
 from tests.harness.common import free_port, unavailable
 from tests.harness.rt import RTServer
 
@@ -124,15 +124,8 @@ class Cluster:
 
 @pytest.fixture
 def environment(tmp_path: Path, rt_server: RTServer, postgres_url: str) -> Iterator[DemoEnvironment]:
-    missing = missing_binaries(default_bin_dir())
-    if missing:
-        unavailable("the Kubernetes control plane", f"binaries {missing} not built (make cluster)")
-    overrides = {
-        "store": {"url": postgres_url},
-        "tickets": {"system": "rt", "rt": {"url": rt_server.url, "username": rt_server.username,
-                                           "password": rt_server.password}},
-        "remediation": {"leader_election": LEASE},
-    }  # fmt: skip
+    require_control_plane()
+    overrides = store_and_tickets(rt_server, postgres_url) | {"remediation": {"leader_election": LEASE}}
     lines: list[str] = []
     with demo_environment(ROOT / "examples" / "demo.yaml", tmp_path / "env", lines.append, FAULTS, overrides) as env:
         if env.plane is None:

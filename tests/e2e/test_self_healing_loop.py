@@ -12,13 +12,12 @@ import pytest
 
 from daemon.demo.run import run_demo
 from daemon.demo.workload import Fault
-from daemon.devcluster import default_bin_dir, missing_binaries
 from daemon.domain import ProblemEvent
 from daemon.knowledge import KnowledgeBase
 from daemon.kpi import compute_kpis
 from daemon.settings.kpi import KpiSettings
 from daemon.store import Store
-from tests.harness.common import unavailable
+from tests.e2e.real_parts import require_control_plane, store_and_tickets
 from tests.harness.rt import RTServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -41,14 +40,8 @@ EXPECTED = {  # fault -> (runbook, target prefix)
 def test_every_fault_is_detected_fixed_verified_and_its_ticket_closed(
     tmp_path: Path, rt_server: RTServer, postgres_url: str
 ) -> None:
-    missing = missing_binaries(default_bin_dir())
-    if missing:
-        unavailable("the Kubernetes control plane", f"binaries {missing} not built (make cluster)")
-    overrides = {
-        "store": {"url": postgres_url},
-        "tickets": {"system": "rt", "rt": {"url": rt_server.url, "username": rt_server.username,
-                                           "password": rt_server.password}},
-    }  # fmt: skip
+    require_control_plane()
+    overrides = store_and_tickets(rt_server, postgres_url)
     lines: list[str] = []
     story = run_demo(ROOT / "examples" / "demo.yaml", tmp_path / "demo", duration=560, echo=lines.append,
                      faults=FAULTS, overrides=overrides)  # fmt: skip
