@@ -215,9 +215,7 @@ class RemediationStage:
             return [self._escalate(problem, now, "guard:no_cluster", why, details)]
         reason = f"problem {problem.id} ({problem.title}); root cause {cause.entity} at {cause.confidence:.0%}"
         key = f"{problem.fingerprint}:{rule.runbook}:{target}:{problem.reopen_count}"
-        verify = ProblemRecovery(
-            self.store, {target, cause.entity}, self.settings.verify_quiet.total_seconds(), self.clock
-        )
+        verify = self._recovery(target, cause.entity)
         future = self._pool.submit(
             self.executor.run, rule.runbook, Target.parse(target), rule.params, reason, f"daemon:{self.instance}",
             False, verify, idempotency_key=key, open_problems=len(self.correlator.problems()),
@@ -322,8 +320,7 @@ class RemediationStage:
         """Continue or roll back actions a crash interrupted (on start of a single replica)."""
         if self.executor is None:
             return
-        hook = ProblemRecovery(self.store, set(), self.settings.verify_quiet.total_seconds(), self.clock)
-        self._pool.submit(self.executor.recover, hook)
+        self._pool.submit(self.executor.recover, self._recovery())
 
     def take_over(self, now: float) -> list[ProblemEvent]:
         """This replica became the leader; the correlator holds the store's unfinished problems. What the previous
@@ -345,17 +342,16 @@ class RemediationStage:
         by_fingerprint = {p.fingerprint: p for p in problems.values()}
         adopted: set[str] = set()
         events: list[ProblemEvent] = []
-        quiet = self.settings.verify_quiet.total_seconds()
         for record in self.executor.journal.unfinished():
             problem = by_fingerprint.get(record.idempotency_key.split(":", 1)[0])
             if problem is None or not record.actor.startswith("daemon:"):
                 continue
             adopted.add(record.id)
             target = str(record.target.key)
-            entities = {target} | ({problem.root_causes[0].entity} if problem.root_causes else set())
+            causes = [problem.root_causes[0].entity] if problem.root_causes else []
             future = self._pool.submit(
                 self.executor.run, record.runbook, record.target, record.params, record.reason, record.actor, False,
-                ProblemRecovery(self.store, entities, quiet, self.clock), idempotency_key=record.idempotency_key,
+                self._recovery(target, *causes), idempotency_key=record.idempotency_key,
             )  # fmt: skip
             started = decisions.get(problem.id)
             confidence = started.confidence if started is not None and started.confidence is not None else 0.0
@@ -366,9 +362,12 @@ class RemediationStage:
             self._decided[problem.id] = (problem.reopen_count, frozenset(problem.symptoms), True)
             message = f"continuing {record.runbook} on {target} (action {record.id}) after a leader change"
             events.append(self.correlator.record_action(problem.id, now, message, {"runbook": record.runbook}))
-        hook = ProblemRecovery(self.store, set(), quiet, self.clock)
-        self._pool.submit(self.executor.recover, hook, adopted)
+        self._pool.submit(self.executor.recover, self._recovery(), adopted)
         return events
+
+    def _recovery(self, *entities: str) -> ProblemRecovery:
+        """Verification of an action: ``entities`` quiet for verify_quiet (none given: the action's own target)."""
+        return ProblemRecovery(self.store, set(entities), self.settings.verify_quiet.total_seconds(), self.clock)
 
     @property
     def running(self) -> int:

@@ -56,10 +56,11 @@ class ProblemStage:
         self.metrics = metrics
         self.topology = Topology()
         add_from_settings(self.topology, settings.correlation.topology)
+        self.repository = SqlProblemRepository(store)
         self.correlator = ProblemCorrelator(
             self.topology,
             settings.correlation,
-            SqlProblemRepository(store),
+            self.repository,
             tick=settings.daemon.interval.total_seconds(),
         )
         # alerts still firing are re-offered every bucket: well inside the quiet period, so their problem stays open
@@ -141,7 +142,7 @@ class ProblemStage:
             key = anomaly_key(anomaly)
             if key not in self._seen:
                 fresh.setdefault(key, anomaly)
-        taken = SqlProblemRepository(self.store).assigned(list(fresh))
+        taken = self.repository.assigned(list(fresh))
         for key in fresh:
             self._seen[key] = now
         horizon = now - max(self.takeover_window, 6 * interval)
